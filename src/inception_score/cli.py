@@ -1,0 +1,91 @@
+"""``inception-score SOURCE... [options]``: flags -> Options -> pipeline -> one result.
+
+The flags are generated from the fields of :class:`inception_score.options.Options`, so the CLI
+and the API cannot drift apart. The result goes to stdout (a short summary, or one JSON object
+with ``--json``); progress and warnings go to stderr. Every error the library raises on purpose
+becomes one line ``inception-score: error: ...`` and a non-zero exit code; ``--debug`` shows the
+traceback instead. torch is imported only after the arguments are parsed, so ``--help`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import warnings
+from typing import Any, Sequence
+
+from ._version import __version__
+from .errors import InceptionScoreError
+from .options import Options
+
+PROG = "inception-score"
+
+EPILOG = """\
+examples:
+  inception-score samples/                      a folder of PNG/JPEG/... images
+  inception-score samples.npz --protocol adm    an ADM batch (arr_0: N x H x W x 3 uint8)
+  inception-score a/ b/ --json                  two folders as one set, JSON on stdout
+
+weights: --weights PATH, else $INCEPTION_SCORE_WEIGHTS, else the torch hub cache
+($TORCH_HOME/hub/checkpoints, shared with torch-fidelity and pytorch-fid), else download.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Inception Score of generated images, exactly as the reference implementations compute it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, image, .npz or .npy (several are concatenated)")
+    for f in dataclasses.fields(Options):
+        meta = dict(f.metadata)
+        if meta.pop("cli", True) is False:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action="store_true", help=meta["help"])
+            continue
+        kind = int if "int" in str(f.type) else str
+        parser.add_argument(flag, type=kind, default=f.default, **meta)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _one_line_warnings(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warnings
+    try:
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
+        options = Options(**values, progress=not args.quiet)
+        from .pipeline import score_sources
+
+        result = score_sources(list(args.sources), options)
+    except InceptionScoreError as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    print(result.to_json() if args.json else result.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

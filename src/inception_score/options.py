@@ -1,0 +1,103 @@
+"""The one typed source of truth for options, read by both the Python API and the CLI.
+
+Each field carries its command-line flag and help text as metadata; :mod:`inception_score.cli`
+builds its parser from these fields, and :func:`inception_score.compute` accepts the same names
+as keyword arguments. An unknown option is an error, never silently ignored.
+
+Example:
+    >>> Options(splits=5).protocol
+    'torch-fidelity'
+    >>> Options.from_kwargs(splitz=5)
+    Traceback (most recent call last):
+    ...
+    inception_score.errors.OptionsError: unknown option 'splitz'; known options: splits, protocol, weights, device, batch_size, num_workers, recursive, progress
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import OptionsError
+from .protocols import PROTOCOLS
+
+__all__ = ["Options"]
+
+
+def _opt(default: Any, help: str, **cli: Any) -> Any:
+    return field(default=default, metadata={"help": help, **cli})
+
+
+@dataclass
+class Options:
+    """How to compute the score. Every field is also a CLI flag (``batch_size`` -> ``--batch-size``)."""
+
+    splits: int | None = _opt(
+        None,
+        "number of splits (default: 10; not used by --protocol adm, which splits into chunks of 5000)",
+        metavar="N",
+    )
+    protocol: str = _opt(
+        "torch-fidelity",
+        "how to split: torch-fidelity (seeded shuffle, default), original (improved-gan / "
+        "StyleGAN is50k: file order), adm (guided-diffusion evaluator: chunks of 5000)",
+        choices=tuple(PROTOCOLS),
+    )
+    weights: str | None = _opt(
+        None,
+        "Inception weights file (.pth); default: $INCEPTION_SCORE_WEIGHTS, then the torch hub "
+        "cache, then download",
+        metavar="PATH",
+    )
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:N (auto: cuda if available)", metavar="DEVICE")
+    batch_size: int = _opt(64, "images per forward pass (does not change the score)", metavar="N")
+    num_workers: int | None = _opt(
+        None, "decoding processes (default: 0 on cpu, up to 8 on cuda)", metavar="N"
+    )
+    recursive: bool = _opt(False, "look for images in sub-folders too")
+    progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise OptionsError naming the first option with a value outside what is accepted."""
+        if self.protocol not in PROTOCOLS:
+            raise OptionsError(f"protocol: got {self.protocol!r}, expected one of {', '.join(PROTOCOLS)}")
+        for name in ("splits", "batch_size", "num_workers"):
+            value = getattr(self, name)
+            if value is None and name != "batch_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise OptionsError(f"{name}: got {value!r}, expected an integer")
+            minimum = 0 if name == "num_workers" else 1
+            if value < minimum:
+                kind = "a non-negative" if minimum == 0 else "a positive"
+                raise OptionsError(f"{name}: got {value}, expected {kind} integer")
+        if self.splits is not None and PROTOCOLS[self.protocol].chunk is not None:
+            raise OptionsError(
+                f"splits: got {self.splits}, but protocol {self.protocol!r} uses consecutive chunks of "
+                f"{PROTOCOLS[self.protocol].chunk} images; leave splits unset"
+            )
+        device = self.device
+        if not isinstance(device, str) or not (
+            device in ("auto", "cpu", "cuda")
+            or (device.startswith("cuda:") and device[5:].isdigit())
+        ):
+            raise OptionsError(f"device: got {device!r}, expected auto, cpu, cuda or cuda:N")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "Options":
+        """Options from keyword arguments, refusing unknown names."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in kwargs:
+            if key not in known:
+                raise OptionsError(f"unknown option {key!r}; known options: {', '.join(known)}")
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> "Options":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

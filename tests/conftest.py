@@ -1,0 +1,134 @@
+"""Shared fixtures: a confident random-weight Inception checkpoint, test images, a stand-in classifier.
+
+The real weights cannot be downloaded here, so parity tests run torch-fidelity and this package
+on the same random-weight checkpoint with the real layout (keys and shapes of
+``weights-inception-2015-12-05-6726825d.pth``). A random network with a random fc layer gives
+near-uniform predictions (IS ~ 1.0), against which any two implementations agree: the checkpoint
+is therefore calibrated on a few images so that its predictions are confident and diverse.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from inception_score.network import InceptionV3
+from inception_score.preprocess import preprocess
+
+
+def make_images(n: int, size: tuple[int, int] = (32, 32), seed: int = 0) -> np.ndarray:
+    """n varied uint8 H x W x 3 images: coarse random colour layouts, upsampled, plus noise."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    out = np.empty((n, h, w, 3), dtype=np.uint8)
+    for i in range(n):
+        cells = rng.integers(2, 6)
+        coarse = rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8)
+        img = Image.fromarray(coarse).resize((w, h), Image.BICUBIC)
+        noise = rng.normal(0, rng.uniform(0, 30), (h, w, 3))
+        out[i] = np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+    return out
+
+
+def build_confident_checkpoint(seed: int = 0, calibration: int = 12) -> dict[str, torch.Tensor]:
+    """A state dict in the torch-fidelity layout whose predictions are confident and diverse.
+
+    1. Random convolutions; batch-norm statistics set from a calibration batch (one pass in
+       training mode with momentum 1), so every layer's output is normalised and depends on the
+       image rather than collapsing to a constant.
+    2. fc: a random matrix with the mean pool3 direction projected out (otherwise one class wins
+       for every image), scaled so that logits spread over ~12 units: confident predictions.
+    """
+    torch.manual_seed(seed)
+    net = InceptionV3()
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 1.0
+            nn.init.normal_(m.bias, 0.0, 0.3)
+    images = torch.from_numpy(make_images(calibration, (48, 48), seed=seed + 1000)).permute(0, 3, 1, 2)
+    x = preprocess(images)
+    with torch.no_grad():
+        net.train()
+        net.features(x)
+        net.eval()
+        feats = net.features(x).double()  # calibration x 2048
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.1
+    mean = feats.mean(0)
+    centred = feats - mean
+    weight = torch.randn(1008, 2048, dtype=torch.float64)
+    direction = mean / mean.norm()
+    weight -= (weight @ direction)[:, None] * direction[None, :]
+    spread = (centred @ weight.T).std()
+    weight *= 12.0 / spread
+    net.fc.weight.data = weight.float()
+    net.fc.bias.data = torch.randn(1008) * 0.5
+    return net.state_dict()
+
+
+@pytest.fixture(scope="session")
+def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "weights-inception-2015-12-05-6726825d.pth"
+    torch.save(build_confident_checkpoint(), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the user's torch hub cache or weights variable, or downloads anything."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("INCEPTION_SCORE_WEIGHTS", raising=False)
+
+
+class StandInClassifier(nn.Module):
+    """A cheap classifier over the preprocessed 299x299 input: 6x6 colour layout -> 1008 logits.
+
+    Used where the network is not under test (the pipeline, inputs, protocols): ~1000x faster
+    than Inception and confident enough to give IS well above 1.
+    """
+
+    def __init__(self, seed: int = 0, num_classes: int = 1008) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("weight", torch.randn(num_classes, 3 * 36, generator=g) * 4.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = nn.functional.adaptive_avg_pool2d(x, 6).flatten(1)  # N x 108
+        feats = feats - feats.mean(dim=1, keepdim=True)
+        return feats @ self.weight.T  # N x 1008
+
+
+@pytest.fixture
+def stand_in() -> StandInClassifier:
+    return StandInClassifier()
+
+
+def write_images(folder: Path, images: np.ndarray, fmt: str = "png", start: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(images):
+        path = folder / f"img_{start + i:05d}.{fmt}"
+        Image.fromarray(img).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def png_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "pngs"
+    write_images(folder, make_images(40, (32, 32), seed=7))
+    return folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep the suite within 2 cores and predictable.
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
