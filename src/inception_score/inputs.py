@@ -289,11 +289,12 @@ def _npz_member(path: Path) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
 
 
 def _read_npy_header(fp: Any, path: Path) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """(shape, dtype, fortran_order) of the .npy stream at ``fp``, leaving it at the data."""
     try:
         version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(fp)
-        return np.lib.format.read_array_header_2_0(fp)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fp)
+        return shape, dtype, fortran
     except ValueError as exc:
         raise InputError(f"{path}: not a valid .npy array ({exc})") from None
 
@@ -354,7 +355,7 @@ class NpySource(Source):
                 data = fp.read(row_bytes * (stop - start))
                 if len(data) != row_bytes * (stop - start):
                     raise InputError(f"{self.name}: arr_0 is truncated at image {start}")
-                chunk = np.frombuffer(data, dtype=self.dtype).reshape(stop - start, *self.shape[1:])
+                chunk = np.frombuffer(bytearray(data), dtype=self.dtype).reshape(stop - start, *self.shape[1:])
                 yield Batch(np.arange(start, stop), _as_uint8_nchw(chunk, self.layout))
 
 
