@@ -21,7 +21,9 @@ def both_networks(checkpoint_path: Path) -> tuple[InceptionV3, FeatureExtractorI
     ours = InceptionV3()
     ours.load_checkpoint(load_state_dict(checkpoint_path))
     theirs = FeatureExtractorInceptionV3(
-        "inception-v3-compat", ["logits_unbiased", "logits", "2048"], feature_extractor_weights_path=str(checkpoint_path)
+        "inception-v3-compat",
+        ["logits_unbiased", "logits", "2048"],
+        feature_extractor_weights_path=str(checkpoint_path),
     )
     return ours.eval(), theirs.eval()
 

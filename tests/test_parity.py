@@ -55,8 +55,15 @@ def test_result_records_provenance(our_result, checkpoint_path: Path) -> None:
     assert our_result.protocol == "torch-fidelity"
     assert our_result.package_version == inception_score.__version__
     payload = json.loads(our_result.to_json())
-    for key in ("inception_score_mean", "inception_score_std", "num_images", "splits", "protocol",
-                "weights_sha256", "package_version"):
+    for key in (
+        "inception_score_mean",
+        "inception_score_std",
+        "num_images",
+        "splits",
+        "protocol",
+        "weights_sha256",
+        "package_version",
+    ):
         assert key in payload
 
 
@@ -67,7 +74,9 @@ def test_original_protocol_equals_improved_gan_formula_on_the_network(checkpoint
     with torch.no_grad():
         logits = net.eval()(preprocess(torch.from_numpy(images).permute(0, 3, 1, 2))).logits_unbiased
     ref = improved_gan_formula(torch.softmax(logits.double(), 1).numpy(), 3)
-    result = inception_score.compute(images, weights=str(checkpoint_path), splits=3, protocol="original", progress=False)
+    result = inception_score.compute(
+        images, weights=str(checkpoint_path), splits=3, protocol="original", progress=False
+    )
     np.testing.assert_allclose(result.split_scores, ref, rtol=1e-6)
     assert result.mean == pytest.approx(np.mean(ref), rel=1e-6)
 

@@ -74,7 +74,7 @@ def __getattr__(name: str) -> Any:
 
 
 def compute(
-    source: Any, options: Options | None = None, *, network: "nn.Module | None" = None, **kwargs: Any
+    source: Any, options: Options | None = None, *, network: nn.Module | None = None, **kwargs: Any
 ) -> Result:
     """Compute the Inception Score of ``source``.
 

@@ -13,7 +13,8 @@ import argparse
 import dataclasses
 import sys
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._version import __version__
 from .errors import InceptionScoreError
@@ -39,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, image, .npz or .npy (several are concatenated)")
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="folder, image, .npz or .npy (several are concatenated)"
+    )
     for f in dataclasses.fields(Options):
         meta = dict(f.metadata)
         if meta.pop("cli", True) is False:
@@ -57,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+def _one_line_warnings(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
@@ -81,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
         if args.debug:
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr
+        )
         return 1
     print(result.to_json() if args.json else result.summary())
     return 0

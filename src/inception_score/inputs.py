@@ -33,9 +33,10 @@ import struct
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,9 +238,15 @@ def _check_array(array: Any, name: str, allow_float: bool = True) -> str:
 
 def _check_float_range(array: Any, name: str, chunk: int = 1024) -> None:
     for start in range(0, array.shape[0], chunk):
-        part = torch.as_tensor(np.asarray(array[start : start + chunk])) if not isinstance(array, Tensor) else array[start : start + chunk]
+        part = (
+            torch.as_tensor(np.asarray(array[start : start + chunk]))
+            if not isinstance(array, Tensor)
+            else array[start : start + chunk]
+        )
         if not bool(torch.isfinite(part).all()):
-            raise InputError(f"{name}: contains NaN or inf (image {start + _first_bad(part)}); expected floats in [0, 1]")
+            raise InputError(
+                f"{name}: contains NaN or inf (image {start + _first_bad(part)}); expected floats in [0, 1]"
+            )
         lo, hi = float(part.min()), float(part.max())
         if lo < 0.0 or hi > 1.0:
             raise InputError(
@@ -319,7 +326,11 @@ class NpySource(Source):
                 header_len = fp.tell()
             if info.compress_type == zipfile.ZIP_STORED:
                 self._memmap = np.memmap(
-                    self.path, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C",
+                    self.path,
+                    dtype=dtype,
+                    mode="r",
+                    shape=shape,
+                    order="F" if fortran else "C",
                     offset=self._data_offset(info) + header_len,
                 )
         if fortran:

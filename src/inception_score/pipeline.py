@@ -13,7 +13,8 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +26,8 @@ from .inputs import Batch, Source, open_sources
 from .network import InceptionOutput, InceptionV3
 from .options import Options
 from .preprocess import preprocess
-from .report import Result
 from .protocols import SplitPlan
+from .report import Result
 from .score import ISAccumulator
 from .weights import ResolvedWeights, load_state_dict, locate_weights
 

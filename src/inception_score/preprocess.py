@@ -26,8 +26,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import torch
 from torch import Tensor

@@ -60,7 +60,7 @@ class ISAccumulator:
         self.sum_p.index_add_(0, ids, p)
         self.sum_plogp.index_add_(0, ids, plogp)
 
-    def merge(self, other: "ISAccumulator") -> "ISAccumulator":
+    def merge(self, other: ISAccumulator) -> ISAccumulator:
         """A new accumulator holding both; the shapes must agree."""
         if (self.num_splits, self.num_classes) != (other.num_splits, other.num_classes):
             raise ValueError("cannot merge accumulators of different shapes")
@@ -86,9 +86,11 @@ class ISAccumulator:
         return {"count": self.count.clone(), "sum_p": self.sum_p.clone(), "sum_plogp": self.sum_plogp.clone()}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Tensor]) -> "ISAccumulator":
+    def from_state_dict(cls, state: dict[str, Tensor]) -> ISAccumulator:
         acc = cls(*state["sum_p"].shape)
-        acc.count, acc.sum_p, acc.sum_plogp = (state[k].to(torch.float64).clone() for k in ("count", "sum_p", "sum_plogp"))
+        acc.count, acc.sum_p, acc.sum_plogp = (
+            state[k].to(torch.float64).clone() for k in ("count", "sum_p", "sum_plogp")
+        )
         return acc
 
 

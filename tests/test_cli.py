@@ -1,0 +1,111 @@
+"""The command line as a user meets it: one command, a number, and one clear line when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inception_score
+from inception_score.cli import main
+
+from .conftest import make_images, write_images
+
+
+@pytest.fixture
+def small_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "samples"
+    write_images(folder, make_images(6, (32, 32), seed=21))
+    return folder
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_on_a_folder_equals_the_api(small_folder: Path, checkpoint_path: Path, capsys) -> None:
+    code, out, err = run_cli([small_folder, "--weights", checkpoint_path, "--splits", "2", "--json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    api = inception_score.compute(small_folder, weights=str(checkpoint_path), splits=2, progress=False)
+    assert payload["inception_score_mean"] == pytest.approx(api.mean, rel=1e-12)
+    assert payload["num_images"] == 6 and payload["splits"] == 2 and payload["protocol"] == "torch-fidelity"
+    assert len(payload["weights_sha256"]) == 64 and payload["package_version"] == inception_score.__version__
+    assert "img/s" in err  # the progress bar lives on stderr
+
+
+def test_human_summary_on_an_adm_npz(tmp_path: Path, checkpoint_path: Path, capsys) -> None:
+    np.savez(tmp_path / "samples.npz", make_images(5, (32, 32), seed=22))
+    code, out, err = run_cli(
+        [tmp_path / "samples.npz", "--weights", checkpoint_path, "--protocol", "adm", "--quiet"], capsys
+    )
+    assert code == 0, err
+    assert out.startswith("Inception Score: ") and "(5 images, 1 splits, protocol adm)" in out
+    assert err == ""  # --quiet: no progress bar
+
+
+@pytest.mark.parametrize(
+    "args,code,expected",
+    [
+        (["{missing}"], 3, "{missing}: no such file or folder"),
+        (["{folder}", "--splits", "0"], 2, "splits: got 0, expected a positive integer"),
+        (["{folder}", "--batch-size", "0"], 2, "batch_size: got 0, expected a positive integer"),
+        (["{folder}"], 2, "splits: 10 splits need at least 10 images, got 6 images"),
+        (["{folder}", "--protocol", "adm", "--splits", "3"], 2, "leave splits unset"),
+        (["{folder}", "--device", "tpu"], 2, "device: got 'tpu', expected auto, cpu, cuda or cuda:N"),
+        (["{folder}", "--weights", "{missing}", "--splits", "2"], 4, "{missing}"),
+    ],
+)
+def test_errors_are_one_line_with_exit_codes(args, code, expected, small_folder: Path, tmp_path: Path, capsys) -> None:
+    fill = {"missing": str(tmp_path / "missing"), "folder": str(small_folder)}
+    got, out, err = run_cli([a.format(**fill) for a in args], capsys)
+    assert got == code
+    assert out == ""
+    assert err.startswith("inception-score: error: ") and err.count("\n") == 1, err
+    assert expected.format(**fill) in err and "Traceback" not in err
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(small_folder: Path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    code, _, err = run_cli([small_folder, "--device", "cuda", "--splits", "2"], capsys)
+    assert code == 5 and "no CUDA GPU is available here; use --device cpu" in err
+
+
+def test_offline_without_weights_names_the_url_and_where_to_put_the_file(
+    small_folder: Path, capsys, monkeypatch
+) -> None:
+    import inception_score.weights as w
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr("urllib.request.urlopen", refuse)
+    code, _, err = run_cli([small_folder, "--splits", "2", "--quiet"], capsys)
+    assert code == 4 and err.count("\n") == 1
+    assert w.INCEPTION_2015.urls[0] in err and "hub/checkpoints" in err and "--weights" in err
+
+
+def test_python_dash_m_and_console_script(small_folder: Path, checkpoint_path: Path) -> None:
+    env = {**os.environ, "INCEPTION_SCORE_WEIGHTS": str(checkpoint_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "inception_score", str(small_folder), "--splits", "3", "--json", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    assert payload["weights_source"] == "environment" and payload["splits"] == 3
+    helped = subprocess.run([sys.executable, "-m", "inception_score", "--help"], capture_output=True, text=True)
+    assert "--protocol {torch-fidelity,original,adm}" in helped.stdout
