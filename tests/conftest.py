@@ -36,14 +36,15 @@ def make_images(n: int, size: tuple[int, int] = (32, 32), seed: int = 0) -> np.n
     return out
 
 
-def build_confident_checkpoint(seed: int = 0, calibration: int = 12) -> dict[str, torch.Tensor]:
+def build_confident_checkpoint(seed: int = 0, calibration: int = 16) -> dict[str, torch.Tensor]:
     """A state dict in the torch-fidelity layout whose predictions are confident and diverse.
 
     1. Random convolutions; batch-norm statistics set from a calibration batch (one pass in
        training mode with momentum 1), so every layer's output is normalised and depends on the
        image rather than collapsing to a constant.
     2. fc: a random matrix with the mean pool3 direction projected out (otherwise one class wins
-       for every image), scaled so that logits spread over ~12 units: confident predictions.
+       for every image), scaled so that the largest logit is about 30, as with the real weights: confident
+       predictions.
     """
     torch.manual_seed(seed)
     net = InceptionV3()
@@ -53,8 +54,13 @@ def build_confident_checkpoint(seed: int = 0, calibration: int = 12) -> dict[str
         if isinstance(m, nn.BatchNorm2d):
             m.momentum = 1.0
             nn.init.normal_(m.bias, 0.0, 0.3)
-    images = torch.from_numpy(make_images(calibration, (48, 48), seed=seed + 1000)).permute(0, 3, 1, 2)
-    x = preprocess(images)
+    sizes = [(32, 32), (64, 100), (128, 128), (300, 300)]  # small to large, as the tests use
+    x = torch.cat(
+        [
+            preprocess(torch.from_numpy(make_images(calibration // 4, size, seed=seed + 1000 + i)).permute(0, 3, 1, 2))
+            for i, size in enumerate(sizes)
+        ]
+    )
     with torch.no_grad():
         net.train()
         net.features(x)
@@ -68,8 +74,8 @@ def build_confident_checkpoint(seed: int = 0, calibration: int = 12) -> dict[str
     weight = torch.randn(1008, 2048, dtype=torch.float64)
     direction = mean / mean.norm()
     weight -= (weight @ direction)[:, None] * direction[None, :]
-    spread = (centred @ weight.T).std()
-    weight *= 12.0 / spread
+    # Real Inception logits peak around 20-30; aim there so that tolerances are realistic.
+    weight *= 30.0 / (centred @ weight.T).abs().max()
     net.fc.weight.data = weight.float()
     net.fc.bias.data = torch.randn(1008) * 0.5
     return net.state_dict()
