@@ -73,9 +73,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compute(
-    source: Any, options: Options | None = None, *, network: nn.Module | None = None, **kwargs: Any
-) -> Result:
+def compute(source: Any, options: Options | None = None, *, network: nn.Module | None = None, **kwargs: Any) -> Result:
     """Compute the Inception Score of ``source``.
 
     Args:

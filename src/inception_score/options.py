@@ -23,6 +23,8 @@ from typing import Any
 from .errors import OptionsError
 from .protocols import PROTOCOLS
 
+PRECISIONS = ("exact", "fast")  # kept here (not imported from runtime) so that --help needs no torch
+
 __all__ = ["Options"]
 
 
@@ -51,9 +53,21 @@ class Options:
         metavar="PATH",
     )
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N (auto: cuda if available)", metavar="DEVICE")
-    batch_size: int = _opt(64, "images per forward pass (does not change the score)", metavar="N")
+    batch_size: int | None = _opt(
+        None, "images per forward pass (default: 64 on cpu; on cuda, from free GPU memory, at most 500)", metavar="N"
+    )
     num_workers: int | None = _opt(None, "decoding processes (default: 0 on cpu, up to 8 on cuda)", metavar="N")
     recursive: bool = _opt(False, "look for images in sub-folders too")
+    precision: str = _opt(
+        "exact",
+        "exact: IEEE fp32 as the references (default); fast: bf16 and channels_last, several times "
+        "faster, deviation measured in the README (see --check-precision)",
+        choices=PRECISIONS,
+    )
+    check_precision: int = _opt(
+        0, "with --precision fast, also score the first N images exactly and report the deviation", metavar="N"
+    )
+    compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
     def __post_init__(self) -> None:
@@ -63,13 +77,13 @@ class Options:
         """Raise OptionsError naming the first option with a value outside what is accepted."""
         if self.protocol not in PROTOCOLS:
             raise OptionsError(f"protocol: got {self.protocol!r}, expected one of {', '.join(PROTOCOLS)}")
-        for name in ("splits", "batch_size", "num_workers"):
+        for name in ("splits", "batch_size", "num_workers", "check_precision"):
             value = getattr(self, name)
-            if value is None and name != "batch_size":
+            if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise OptionsError(f"{name}: got {value!r}, expected an integer")
-            minimum = 0 if name == "num_workers" else 1
+            minimum = 0 if name in ("num_workers", "check_precision") else 1
             if value < minimum:
                 kind = "a non-negative" if minimum == 0 else "a positive"
                 raise OptionsError(f"{name}: got {value}, expected {kind} integer")
@@ -77,6 +91,12 @@ class Options:
             raise OptionsError(
                 f"splits: got {self.splits}, but protocol {self.protocol!r} uses consecutive chunks of "
                 f"{PROTOCOLS[self.protocol].chunk} images; leave splits unset"
+            )
+        if self.precision not in PRECISIONS:
+            raise OptionsError(f"precision: got {self.precision!r}, expected one of {', '.join(PRECISIONS)}")
+        if self.check_precision and self.precision != "fast":
+            raise OptionsError(
+                f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
         device = self.device
         if not isinstance(device, str) or not (

@@ -8,7 +8,6 @@ of the images they came from. Memory does not grow with the number of images.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -22,16 +21,17 @@ from torch import Tensor, nn
 
 from ._version import __version__
 from .errors import DeviceError, InputError
-from .inputs import Batch, Source, open_sources
+from .inputs import Batch, InceptionScoreWarning, Source, open_sources
 from .network import InceptionOutput, InceptionV3
 from .options import Options
 from .preprocess import preprocess
 from .protocols import SplitPlan
 from .report import Result
+from .runtime import Runner
 from .score import ISAccumulator
 from .weights import ResolvedWeights, load_state_dict, locate_weights
 
-__all__ = ["resolve_device", "load_network", "iterate_batches", "score_sources"]
+__all__ = ["resolve_device", "load_network", "auto_batch_size", "iterate_batches", "score_sources"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,33 +60,64 @@ def load_network(
     return net.eval().requires_grad_(False).to(device), resolved
 
 
-@contextlib.contextmanager
-def _ieee_fp32(device: torch.device) -> Iterator[None]:
-    """Exact mode: no TF32 on GPU. cuDNN enables TF32 for convolutions by default (torch-fidelity
-    runs that way, 2.35e-4 relative off its CPU score); with it off GPU equals CPU to ~1e-7."""
+def auto_batch_size(device: torch.device, precision: str) -> int:
+    """64 on CPU (larger batches are no faster there); on CUDA, what free memory allows, <= 500."""
     if device.type != "cuda":
-        yield
-        return
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        return 64
+    free, _ = torch.cuda.mem_get_info(device)
+    per_image = (24 if precision == "fast" else 48) * 2**20  # peak activations at 299x299, with margin
+    return int(max(16, min(500, free // per_image)))
 
 
-def iterate_batches(sources: list[Source], batch_size: int, num_workers: int) -> Iterator[Batch]:
-    """All sources in order as one stream; indexes become global (0..N-1 over all sources)."""
+def iterate_batches(
+    sources: list[Source], batch_size: int, num_workers: int = 0, pin_memory: bool = False
+) -> Iterator[Batch]:
+    """All sources in order as one stream; indexes become global (0..N-1 over all sources).
+
+    ``pin_memory``: page-locked host buffers, so the copy to the GPU can overlap compute.
+    """
     offset = 0
     for source in sources:
         for batch in source.batches(batch_size, num_workers):
-            yield Batch(batch.indices + offset, batch.images)
+            images = batch.images
+            if pin_memory:
+                images = images.pin_memory() if isinstance(images, Tensor) else [i.pin_memory() for i in images]
+            yield Batch(batch.indices + offset, images)
         offset += len(source)
 
 
-def _logits(network: Callable[[Tensor], Any], images: Tensor) -> Tensor:
-    out = network(images)
-    return out.logits_unbiased if isinstance(out, InceptionOutput) else out
+class _Forward:
+    """Preprocessed batch -> logits, splitting the batch in halves when the GPU runs out of memory."""
+
+    def __init__(self, network: Callable[[Tensor], Any]) -> None:
+        self.network = network
+        self.max_batch: int | None = None
+
+    def __call__(self, images: Tensor) -> Tensor:
+        limit = self.max_batch or len(images)
+        try:
+            return torch.cat([self._once(images[i : i + limit]) for i in range(0, len(images), limit)])
+        except torch.cuda.OutOfMemoryError:
+            if limit <= 1:
+                raise
+            self.max_batch = max(1, limit // 2)
+            torch.cuda.empty_cache()
+            warnings.warn(
+                f"GPU out of memory at {limit} images per forward pass; continuing with {self.max_batch} "
+                f"(the score does not depend on it; set --batch-size to silence this)",
+                InceptionScoreWarning,
+                stacklevel=2,
+            )
+            return self(images)
+
+    def _once(self, images: Tensor) -> Tensor:
+        out = self.network(images)
+        return out.logits_unbiased if isinstance(out, InceptionOutput) else out
+
+
+def _relative_deviation(a: ISAccumulator, b: ISAccumulator) -> float:
+    x, y = float(a.split_scores()[0]), float(b.split_scores()[0])
+    return abs(y - x) / x
 
 
 def score_sources(
@@ -112,30 +143,57 @@ def score_sources(
     plan = SplitPlan(options.protocol, num_images, options.splits)
 
     resolved: ResolvedWeights | None = None
+    exact_runner: Callable[[Tensor], Any] | None = None
     if network is None:
-        network, resolved = load_network(options.weights, device, progress=options.progress)
+        net, resolved = load_network(options.weights, device, progress=options.progress)
+        runner: Callable[[Tensor], Any] = Runner(net, device, options.precision, compile=options.compile)
+        if options.check_precision:
+            exact_runner = Runner(net, device, "exact")
+    else:
+        runner = network
+    forward = _Forward(runner)
+    exact_forward = _Forward(exact_runner) if exact_runner is not None else None
+    batch_size = options.batch_size or auto_batch_size(device, options.precision)
     num_workers = options.num_workers
     if num_workers is None:
         # On CPU the network needs every core and decoding is < 1% of the time; on GPU decoding
-        # is the bottleneck.
-        num_workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)
+        # is the bottleneck, so decode on every core the host has (up to 16).
+        num_workers = 0 if device.type == "cpu" else min(16, len(os.sched_getaffinity(0)))
 
     from tqdm import tqdm
 
     accumulator: ISAccumulator | None = None
+    check_fast: ISAccumulator | None = None
+    check_exact: ISAccumulator | None = None
     bar = tqdm(total=num_images, unit="img", file=sys.stderr, disable=not options.progress, dynamic_ncols=True)
     seen = 0
-    with bar, torch.inference_mode(), _ieee_fp32(device):
-        for batch in iterate_batches(opened, options.batch_size, num_workers):
-            logits = _logits(network, preprocess(batch.images, device))
+    with bar, torch.inference_mode():
+        for batch in iterate_batches(opened, batch_size, num_workers, pin_memory=device.type == "cuda"):
+            images = preprocess(batch.images, device)
+            logits = forward(images)
             if accumulator is None:
-                accumulator = ISAccumulator(plan.num_splits, logits.shape[1])
+                accumulator = ISAccumulator(plan.num_splits, logits.shape[1], device=logits.device)
             accumulator.update(logits, plan.split_of(batch.indices))
+            if exact_forward is not None and seen < options.check_precision:
+                take = min(len(logits), options.check_precision - seen)
+                if check_fast is None or check_exact is None:
+                    check_fast, check_exact = ISAccumulator(1, logits.shape[1]), ISAccumulator(1, logits.shape[1])
+                zeros = np.zeros(take, dtype=np.int64)
+                check_fast.update(logits[:take], zeros)
+                check_exact.update(exact_forward(images[:take]), zeros)
             seen += len(batch.indices)
             bar.update(len(batch.indices))
     if accumulator is None or seen != num_images:
         raise InputError(f"expected {num_images} images from the sources, read {seen}")
 
+    precision_check = None
+    if check_fast is not None and check_exact is not None:
+        precision_check = {
+            "num_images": int(check_fast.count.sum()),
+            "inception_score_exact": float(check_exact.split_scores()[0]),
+            "inception_score_fast": float(check_fast.split_scores()[0]),
+            "relative_deviation": _relative_deviation(check_exact, check_fast),
+        }
     scores = accumulator.split_scores()
     elapsed = time.perf_counter() - start
     return Result(
@@ -148,9 +206,12 @@ def score_sources(
         weights_sha256=resolved.sha256 if resolved else None,
         weights_path=str(resolved.path) if resolved else None,
         weights_source=resolved.source if resolved else "custom network",
+        precision=options.precision if network is None else "custom network",
+        precision_check=precision_check,
         package_version=__version__,
         torch_version=torch.__version__,
         device=str(device),
+        batch_size=batch_size,
         sources=[s.name for s in opened],
         elapsed_s=elapsed,
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,

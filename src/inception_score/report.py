@@ -32,9 +32,12 @@ class Result:
     weights_sha256: str | None
     weights_path: str | None = None
     weights_source: str | None = None
+    precision: str = "exact"
+    precision_check: dict[str, float] | None = None
     package_version: str = ""
     torch_version: str = ""
     device: str = ""
+    batch_size: int = 0
     sources: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     images_per_second: float = 0.0
@@ -64,9 +67,16 @@ class Result:
         ]
         if self.weights_sha256:
             lines.append(f"weights: sha256 {self.weights_sha256[:16]}…  {self.weights_path or ''}".rstrip())
+        if self.precision_check:
+            c = self.precision_check
+            lines.append(
+                f"precision check: fast {c['inception_score_fast']:.4f} vs exact {c['inception_score_exact']:.4f} "
+                f"on the first {int(c['num_images'])} images ({c['relative_deviation']:.1e} relative)"
+            )
         if self.elapsed_s:
             lines.append(
-                f"time: {self.elapsed_s:.1f} s on {self.device} ({self.images_per_second:.1f} images/s), "
+                f"time: {self.elapsed_s:.1f} s on {self.device}, {self.precision} "
+                f"({self.images_per_second:.1f} images/s), "
                 f"inception-score {self.package_version}, torch {self.torch_version}"
             )
         return "\n".join(lines)

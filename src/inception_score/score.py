@@ -40,19 +40,20 @@ class ISAccumulator:
     the merge of two halves give the same numbers up to float64 rounding.
     """
 
-    def __init__(self, num_splits: int, num_classes: int = 1008) -> None:
+    def __init__(self, num_splits: int, num_classes: int = 1008, device: torch.device | str = "cpu") -> None:
         self.num_splits = num_splits
         self.num_classes = num_classes
-        self.count = torch.zeros(num_splits, dtype=torch.float64)
-        self.sum_p = torch.zeros(num_splits, num_classes, dtype=torch.float64)
-        self.sum_plogp = torch.zeros(num_splits, dtype=torch.float64)
+        # On a GPU the sums stay there: no synchronisation per batch, one copy at the end.
+        self.count = torch.zeros(num_splits, dtype=torch.float64, device=device)
+        self.sum_p = torch.zeros(num_splits, num_classes, dtype=torch.float64, device=device)
+        self.sum_plogp = torch.zeros(num_splits, dtype=torch.float64, device=device)
 
     def update(self, logits: Tensor, split_ids: Tensor | np.ndarray) -> None:
         """Add a batch: ``logits`` N x C (any float dtype, any device), ``split_ids`` N ints."""
         if logits.dim() != 2 or logits.shape[1] != self.num_classes:
             raise ValueError(f"expected logits of shape N x {self.num_classes}, got {tuple(logits.shape)}")
-        ids = torch.as_tensor(split_ids, dtype=torch.long).cpu()
-        logits = logits.detach().to("cpu", torch.float64)
+        ids = torch.as_tensor(split_ids, dtype=torch.long).to(self.count.device, non_blocking=True)
+        logits = logits.detach().to(self.count.device, torch.float64)
         log_p = torch.log_softmax(logits, dim=1)  # N x C, float64 as torch-fidelity
         p = log_p.exp()
         plogp = (p * log_p).sum(dim=1)  # N; exp underflows to exactly 0 where log_p is very negative
@@ -64,26 +65,30 @@ class ISAccumulator:
         """A new accumulator holding both; the shapes must agree."""
         if (self.num_splits, self.num_classes) != (other.num_splits, other.num_classes):
             raise ValueError("cannot merge accumulators of different shapes")
-        out = ISAccumulator(self.num_splits, self.num_classes)
-        out.count = self.count + other.count
-        out.sum_p = self.sum_p + other.sum_p
-        out.sum_plogp = self.sum_plogp + other.sum_plogp
+        out = ISAccumulator(self.num_splits, self.num_classes, self.count.device)
+        out.count = self.count + other.count.to(self.count.device)
+        out.sum_p = self.sum_p + other.sum_p.to(self.count.device)
+        out.sum_plogp = self.sum_plogp + other.sum_plogp.to(self.count.device)
         return out
 
     __add__ = merge
 
     def split_scores(self) -> np.ndarray:
         """IS of each split: exp(sum p ln p / n - sum_y q_y ln q_y), q = sum p / n."""
-        if bool((self.count == 0).any()):
-            empty = (self.count == 0).nonzero().flatten().tolist()
+        n, sum_p, sum_plogp = self.count.cpu(), self.sum_p.cpu(), self.sum_plogp.cpu()
+        if bool((n == 0).any()):
+            empty = (n == 0).nonzero().flatten().tolist()
             raise ValueError(f"splits {empty} hold no images")
-        n = self.count
-        q = self.sum_p / n[:, None]
+        q = sum_p / n[:, None]
         q_log_q = torch.special.xlogy(q, q).sum(dim=1)  # 0 ln 0 = 0 for unused classes
-        return torch.exp(self.sum_plogp / n - q_log_q).numpy()
+        return torch.exp(sum_plogp / n - q_log_q).numpy()
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {"count": self.count.clone(), "sum_p": self.sum_p.clone(), "sum_plogp": self.sum_plogp.clone()}
+        return {
+            "count": self.count.cpu().clone(),
+            "sum_p": self.sum_p.cpu().clone(),
+            "sum_plogp": self.sum_plogp.cpu().clone(),
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Tensor]) -> ISAccumulator:

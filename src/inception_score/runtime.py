@@ -1,0 +1,125 @@
+"""How the network runs on a device: ``exact`` IEEE fp32, or ``fast`` bf16, and optional compilation.
+
+``exact`` (default) runs the network as the reference does: float32, NCHW, batch norm as its own
+op, TF32 off on GPU. On CPU that is the same kernels as torch-fidelity, so the logits agree with it
+to ~1e-7 and the score to ~1e-8 relative. (channels_last fp32 would be ~1.5x faster on CPU, but
+its different convolution kernels move the score by ~2e-6 relative on our test checkpoint: not
+the reference number, so exact does not use it.)
+
+``fast`` trades a measured, reported deviation for speed: batch norm folded into the
+convolutions, channels_last, bfloat16 weights and activations (the CPU's AVX-512 BF16 / AMX
+units, the GPU's tensor cores), and the final 2048 -> 1008 projection in float32 (it costs
+nothing and keeps the logits' rounding small). ``compile=True`` adds ``torch.compile``
+(inductor, with freezing on CPU); compiled graphs are cached on disk by inductor, but the first
+compilation takes tens of seconds to minutes, so it is off unless asked for.
+
+Example:
+    >>> import torch
+    >>> from inception_score.network import InceptionV3
+    >>> runner = Runner(InceptionV3().eval(), torch.device("cpu"), precision="fast")
+    >>> runner(torch.zeros(2, 3, 299, 299)).dtype
+    torch.float32
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .network import BasicConv2d, InceptionV3
+from .options import PRECISIONS
+
+__all__ = ["PRECISIONS", "Runner", "fold_batch_norm", "ieee_fp32"]
+
+
+@contextlib.contextmanager
+def ieee_fp32(device: torch.device) -> Iterator[None]:
+    """No TF32 on GPU. cuDNN enables TF32 for convolutions by default (torch-fidelity runs that
+    way: its GPU score is 2.35e-4 relative off its CPU score); with it off, GPU = CPU to ~2e-7."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class _FoldedConv(nn.Module):
+    """conv + batch norm (eval) + ReLU as one convolution with a bias, then ReLU."""
+
+    def __init__(self, block: BasicConv2d) -> None:
+        super().__init__()
+        conv, bn = block.conv, block.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # C_out
+        self.conv = copy.deepcopy(conv)
+        self.conv.weight = nn.Parameter(conv.weight * scale[:, None, None, None])
+        self.conv.bias = nn.Parameter(bn.bias - bn.running_mean * scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu_(self.conv(x))
+
+
+def fold_batch_norm(net: InceptionV3) -> InceptionV3:
+    """A copy of ``net`` with every batch norm folded into its convolution (for ``fast``)."""
+    folded = copy.deepcopy(net)
+
+    def replace(module: nn.Module) -> None:
+        for name, child in module.named_children():
+            if isinstance(child, BasicConv2d):
+                setattr(module, name, _FoldedConv(child))
+            else:
+                replace(child)
+
+    replace(folded)
+    return folded
+
+
+class Runner:
+    """Preprocessed N x 3 x 299 x 299 float32 batch -> N x 1008 float32 logits without bias.
+
+    Holds the network prepared for one device and precision.
+    """
+
+    def __init__(
+        self,
+        net: InceptionV3,
+        device: torch.device,
+        precision: str = "exact",
+        compile: bool = False,
+        fast_dtype: torch.dtype = torch.bfloat16,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
+        self.device, self.precision, self.compiled = device, precision, compile
+        self.fc_weight = net.fc.weight.detach().float().to(device)  # 1008 x 2048
+        if precision == "exact":
+            self.net = net.to(device).eval()
+            self.dtype = torch.float32
+            self.memory_format = torch.contiguous_format
+        else:
+            self.dtype = fast_dtype  # float32 here runs the fast path's layout changes alone (tests)
+            self.memory_format = torch.channels_last
+            self.net = fold_batch_norm(net).to(device).eval().to(self.dtype).to(memory_format=self.memory_format)
+        self.features = self.net.features
+        if compile:
+            self.features = torch.compile(self.net.features)
+
+    def __call__(self, images: Tensor) -> Tensor:
+        x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
+        with ieee_fp32(self.device) if self.precision == "exact" else contextlib.nullcontext():
+            if self.compiled and self.device.type == "cpu":
+                import torch._inductor.config as inductor_config
+
+                with inductor_config.patch(freezing=True):  # constant-fold the weights on CPU
+                    pool3 = self.features(x)
+            else:
+                pool3 = self.features(x)  # N x 2048
+        # IS uses pool3 . W^T without the bias; in float32 in both precisions.
+        return pool3.float().mm(self.fc_weight.T)  # N x 1008

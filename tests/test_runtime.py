@@ -1,0 +1,97 @@
+"""Precision modes: exact is the reference computation; fast stays within a stated tolerance of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import inception_score
+from inception_score.network import InceptionV3
+from inception_score.preprocess import preprocess
+from inception_score.runtime import Runner, fold_batch_norm
+from inception_score.score import inception_score_from_logits
+from inception_score.weights import load_state_dict
+
+from .conftest import make_images
+
+CPU = torch.device("cpu")
+
+# Measured on the calibrated random-weight checkpoint of conftest.py (40 images 32x32): fast
+# (bf16) moves IS by ~8% relative and agrees on the top-1 class for ~40% of images. A random
+# deep network is chaotic (tiny perturbations grow layer by layer), a worst case for bf16; the
+# real weights are expected to deviate far less, which --check-precision measures on real data.
+FAST_IS_TOLERANCE = 0.15
+
+
+@pytest.fixture(scope="module")
+def net(checkpoint_path: Path) -> InceptionV3:
+    model = InceptionV3()
+    model.load_checkpoint(load_state_dict(checkpoint_path))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def batch() -> torch.Tensor:
+    return preprocess(torch.from_numpy(make_images(16, (32, 32), seed=31)).permute(0, 3, 1, 2))
+
+
+def test_exact_runner_is_the_plain_network(net: InceptionV3, batch: torch.Tensor) -> None:
+    with torch.inference_mode():
+        assert torch.equal(Runner(net, CPU, "exact")(batch), net(batch).logits_unbiased)
+
+
+def test_folding_batch_norm_keeps_fp32_results(net: InceptionV3, batch: torch.Tensor) -> None:
+    with torch.inference_mode():
+        ref = net.features(batch)
+        folded = fold_batch_norm(net).features(batch)
+    assert (folded - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+def test_fast_path_in_float32_equals_exact(net: InceptionV3, batch: torch.Tensor) -> None:
+    # Everything fast does besides bf16 (folding, channels_last, fc in fp32) keeps the result.
+    with torch.inference_mode():
+        exact = Runner(net, CPU, "exact")(batch)
+        fast32 = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch)
+    assert (fast32 - exact).abs().max() <= 1e-4 * exact.abs().max()
+    is_exact = inception_score_from_logits(exact, splits=1)[0]
+    assert inception_score_from_logits(fast32, splits=1)[0] == pytest.approx(is_exact, rel=1e-4)
+
+
+def test_fast_stays_within_the_stated_tolerance(net: InceptionV3, batch: torch.Tensor) -> None:
+    with torch.inference_mode():
+        exact = Runner(net, CPU, "exact")(batch)
+        fast = Runner(net, CPU, "fast")(batch)
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape
+    assert not torch.equal(fast, exact)  # it really ran in bf16
+    is_exact = inception_score_from_logits(exact, splits=1)[0]
+    is_fast = inception_score_from_logits(fast, splits=1)[0]
+    assert abs(is_fast - is_exact) <= FAST_IS_TOLERANCE * is_exact
+
+
+def test_check_precision_reports_the_measured_deviation(checkpoint_path: Path) -> None:
+    images = make_images(12, (32, 32), seed=32)
+    result = inception_score.compute(
+        images, weights=str(checkpoint_path), splits=2, precision="fast", check_precision=8, progress=False
+    )
+    check = result.precision_check
+    assert result.precision == "fast" and check is not None
+    assert check["num_images"] == 8
+    assert check["relative_deviation"] == pytest.approx(
+        abs(check["inception_score_fast"] - check["inception_score_exact"]) / check["inception_score_exact"]
+    )
+    exact_first8 = inception_score.compute(images[:8], weights=str(checkpoint_path), splits=1, progress=False)
+    assert check["inception_score_exact"] == pytest.approx(exact_first8.mean, rel=1e-9)
+    assert "precision check: fast" in result.summary()
+
+
+def test_check_precision_needs_fast() -> None:
+    with pytest.raises(inception_score.OptionsError, match="add --precision fast"):
+        inception_score.Options(check_precision=10)
+
+
+def test_worker_processes_give_the_same_result_as_one_process(png_folder: Path, stand_in) -> None:
+    one = inception_score.compute(png_folder, network=stand_in, splits=4, num_workers=0, batch_size=8, progress=False)
+    two = inception_score.compute(png_folder, network=stand_in, splits=4, num_workers=2, batch_size=8, progress=False)
+    assert two.split_scores == one.split_scores  # bit-identical
