@@ -143,10 +143,10 @@ def test_corrupt_image_names_the_file(tmp_path: Path, stand_in) -> None:
     paths = write_images(tmp_path / "f", make_images(4))
     paths[2].write_bytes(paths[2].read_bytes()[:40])  # truncated PNG
     message = error_of(tmp_path / "f", stand_in, splits=1)
-    assert message.startswith(str(paths[2])) and "cannot decode image" in message
+    assert message.startswith(str(paths[2])) and "truncated or corrupt image data" in message
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "x.png").write_text("this is text")
-    assert "cannot decode image" in error_of(tmp_path / "g", stand_in, splits=1)
+    assert "not an image Pillow can read" in error_of(tmp_path / "g", stand_in, splits=1)
 
 
 def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, stand_in) -> None:
@@ -165,7 +165,9 @@ def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, s
         (np.full((4, 8, 8, 3), 2.0, np.float32), "float values must lie in [0, 1], got values in [2, 2]"),
         (np.full((4, 8, 8, 3), np.nan, np.float32), "contains NaN or inf"),
         (np.zeros((0, 8, 8, 3), np.uint8), "holds no images"),
-        (torch.zeros(4, 1, 8, 8), "expected 3 colour channels"),
+        (torch.zeros(4, 2, 8, 8), "expected 3 colour channels"),
+        (np.zeros((4, 8, 8, 4), np.uint8), "RGBA? drop the alpha channel"),
+        (np.zeros((32, 32, 3), np.uint8), "one image? add a batch dimension"),
     ],
 )
 def test_wrong_array_shape_or_dtype(array, expected: str, stand_in) -> None:

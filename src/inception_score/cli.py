@@ -60,37 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(
+def _printable(text: object) -> str:
+    """File names that are not valid UTF-8 arrive as surrogate escapes: show their bytes as \\xNN
+    rather than fail to print them."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _one_line_warning(
     message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
 ) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+    print(f"{PROG}: warning: {_printable(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.showwarning = _one_line_warnings
-    try:
-        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
-        options = Options(**values, progress=not args.quiet)
-        from .pipeline import score_sources
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
+            options = Options(**values, progress=not args.quiet)
+            from .pipeline import score_sources
 
-        result = score_sources(list(args.sources), options)
-    except InceptionScoreError as exc:
-        if args.debug:
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
-        if args.debug:
-            raise
-        print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr
-        )
-        return 1
-    print(result.to_json() if args.json else result.summary())
+            result = score_sources(list(args.sources), options)
+        except InceptionScoreError as exc:
+            if args.debug:
+                raise
+            print(f"{PROG}: error: {_printable(exc)}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
+            if args.debug:
+                raise
+            message = f"{type(exc).__name__}: {_printable(exc)} (run with --debug for the traceback)"
+            print(f"{PROG}: internal error: {message}", file=sys.stderr)
+            return 1
+    print(result.to_json() if args.json else _printable(result.summary()))
     return 0
 
 

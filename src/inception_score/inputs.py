@@ -5,8 +5,8 @@ indexes, so that the pipeline knows each image's place in the input (splits depe
 
 * **folder**: files with the extensions in :data:`IMAGE_EXTENSIONS` (case-insensitive), not
   recursive unless asked, ordered as torch-fidelity orders them: ``sorted`` real paths. Decoded
-  with Pillow and ``Image.convert("RGB")`` (grayscale, palette, RGBA and CMYK as Pillow converts
-  them). A single image file is a source of one image.
+  by :mod:`inception_score.files` (Pillow and ``Image.convert("RGB")``, with the exceptions and
+  refusals listed there). A single image file is a source of one image.
 * **.npz / .npy**: ``arr_0`` as N x H x W x 3 uint8, the guided-diffusion (ADM) batch format
   (other arrays in the file, such as ADM's labels ``arr_1``, are ignored). Read a slice at a
   time: memory-mapped when the member is stored uncompressed (``np.savez``), streamed in order
@@ -14,8 +14,9 @@ indexes, so that the pipeline knows each image's place in the input (splits depe
 * **numpy arrays and torch tensors** of 4 dims: uint8 in [0, 255], or float in [0, 1] which is
   converted to uint8 by ``round(x * 255)`` (rounding, not truncation: 0.5/255 maps to 1, so a
   uint8 image saved as float and read back scores the same). Layout: numpy arrays are read as
-  N x H x W x 3 when the last dim is 3, else N x 3 x H x W; torch tensors as N x 3 x H x W when
-  dim 1 is 3, else N x H x W x 3.
+  N x H x W x C when the last dim C is 3 (or 1), else N x C x H x W; torch tensors as
+  N x C x H x W when dim 1 is 3 (or 1), else N x H x W x C. One channel (grayscale) is repeated
+  to RGB, as Pillow's ``convert("RGB")`` does.
 
 Several sources are concatenated in the order given.
 
@@ -43,6 +44,7 @@ import torch
 from torch import Tensor
 
 from .errors import InputError
+from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_file, decode_image, list_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -54,12 +56,8 @@ __all__ = [
     "ArraySource",
     "open_source",
     "open_sources",
-    "decode_image",
     "InceptionScoreWarning",
 ]
-
-IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff")
-LOSSY_EXTENSIONS = ("jpg", "jpeg")
 
 
 class InceptionScoreWarning(UserWarning):
@@ -95,38 +93,9 @@ class Source(ABC):
 # --------------------------------------------------------------------------- folders of files
 
 
-def decode_image(path: str | os.PathLike[str]) -> Tensor:
-    """Decode one file to a uint8 3 x H x W tensor as torch-fidelity does (Pillow, convert("RGB")).
-
-    Raises InputError naming the file when it cannot be decoded.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            rgb = img.convert("RGB")
-        array = np.asarray(rgb, dtype=np.uint8)
-    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{os.fsdecode(path)}: cannot decode image ({reason})") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)  # 3 x H x W
-
-
-def _list_images(folder: Path, recursive: bool) -> list[str]:
-    paths: list[str] = []
-    for root, dirs, files in os.walk(folder, followlinks=recursive):
-        for name in files:
-            ext = os.path.splitext(name)[1][1:].lower()
-            if ext in IMAGE_EXTENSIONS:
-                paths.append(os.path.realpath(os.path.join(root, name)))
-        if not recursive:
-            dirs.clear()
-    return sorted(paths)  # torch-fidelity: sorted real paths
-
-
 class _DecodeDataset(torch.utils.data.Dataset):
-    """Index -> (index, image or None, error message or None); errors travel as data so that
-    the main process can raise one clean InputError instead of a worker traceback."""
+    """Index -> (index, image or None, error or None, notes); errors travel as data so that the
+    main process raises one clean InputError (or skips) instead of showing a worker traceback."""
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = paths
@@ -134,14 +103,15 @@ class _DecodeDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[int, Tensor | None, str | None]:
+    def __getitem__(self, i: int) -> tuple[int, Tensor | None, str | None, list[str]]:
         try:
-            return i, decode_image(self.paths[i]), None
+            image, notes = decode_image(self.paths[i])
+            return i, image, None, notes
         except InputError as exc:
-            return i, None, str(exc)
+            return i, None, str(exc), []
 
 
-def _collate(items: list[tuple[int, Tensor | None, str | None]]) -> list[tuple[int, Tensor | None, str | None]]:
+def _collate(items: list[Any]) -> list[Any]:
     return items
 
 
@@ -152,13 +122,17 @@ def _stack_if_same_size(images: list[Tensor]) -> Tensor | list[Tensor]:
 
 
 class FolderSource(Source):
-    """Image files of a folder (or one image file), in torch-fidelity's order."""
+    """Image files of a folder (or one image file), in torch-fidelity's order.
+
+    ``skipped`` lists ``(path, reason)`` of files dropped by :meth:`drop_unreadable`.
+    """
 
     def __init__(self, path: str | os.PathLike[str], recursive: bool = False) -> None:
         p = Path(path)
         self.name = os.fsdecode(path)
+        self.skipped: list[tuple[str, str]] = []
         if p.is_dir():
-            self.paths = _list_images(p, recursive)
+            self.paths = list_images(p, recursive)
             if not self.paths:
                 hint = "" if recursive else " (add --recursive to look in sub-folders)"
                 raise InputError(
@@ -180,22 +154,54 @@ class FolderSource(Source):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
-        loader = torch.utils.data.DataLoader(
+    def first_problem(self) -> str | None:
+        """The first file that cannot be an image judging by its metadata (cheap: one stat each)."""
+        for path in self.paths:
+            problem = check_file(path)
+            if problem:
+                return f"{path}: {problem}"
+        return None
+
+    def drop_unreadable(self, num_workers: int = 0) -> list[tuple[str, str]]:
+        """Decode every file once and drop those that fail; returns (path, reason) of each.
+
+        This is what ``on_error="skip"`` costs: one extra decoding pass, so that N, and with it
+        every image's split, is known before scoring starts.
+        """
+        bad: dict[int, str] = {}
+        for items in self._loader(64, num_workers):
+            for i, _, error, _ in items:
+                if error is not None:
+                    bad[i] = error.split(": ", 1)[1] if error.startswith(self.paths[i] + ": ") else error
+        self.skipped += [(self.paths[i], reason) for i, reason in sorted(bad.items())]
+        self.paths = [p for i, p in enumerate(self.paths) if i not in bad]
+        return [(p, r) for p, r in self.skipped]
+
+    def _loader(self, batch_size: int, num_workers: int) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(
             _DecodeDataset(self.paths),
             batch_size=batch_size,
             shuffle=False,
             num_workers=num_workers,
             collate_fn=_collate,
             prefetch_factor=4 if num_workers > 0 else None,
-            persistent_workers=False,
         )
-        for items in loader:
-            for _, _, error in items:
+
+    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
+        animated = 0
+        for items in self._loader(batch_size, num_workers):
+            for _, _, error, notes in items:
                 if error is not None:
                     raise InputError(error)
-            images = [img for _, img, _ in items if img is not None]
-            yield Batch(np.array([i for i, _, _ in items], dtype=np.int64), _stack_if_same_size(images))
+                animated += "animated" in notes
+            images = [img for _, img, _, _ in items]
+            yield Batch(np.array([i for i, _, _, _ in items], dtype=np.int64), _stack_if_same_size(images))
+        if animated:
+            warnings.warn(
+                f"{self.name}: {animated} animated images (GIF/WebP); each was scored by its first frame",
+                InceptionScoreWarning,
+                stacklevel=2,
+            )
 
 
 # --------------------------------------------------------------------------- arrays
@@ -209,6 +215,8 @@ def _as_uint8_nchw(chunk: Any, layout: str) -> Tensor:
         t = (t.to(torch.float32) * 255).round_().to(torch.uint8)
     if layout == "nhwc":
         t = t.permute(0, 3, 1, 2)
+    if t.shape[1] == 1:
+        t = t.expand(-1, 3, -1, -1)  # grayscale -> RGB, as Pillow's convert("RGB")
     return t.contiguous()
 
 
@@ -218,13 +226,15 @@ def _check_array(array: Any, name: str, allow_float: bool = True) -> str:
     is_torch = isinstance(array, Tensor)
     expected = "N x H x W x 3 or N x 3 x H x W"
     if len(shape) != 4:
-        raise InputError(f"{name}: expected 4 dims ({expected}), got shape {shape}")
+        hint = "; one image? add a batch dimension, x[None]" if len(shape) == 3 else ""
+        raise InputError(f"{name}: expected 4 dims ({expected}), got shape {shape}{hint}")
     if is_torch:
-        layout = "nchw" if shape[1] == 3 else "nhwc" if shape[3] == 3 else ""
+        layout = "nchw" if shape[1] in (1, 3) else "nhwc" if shape[3] in (1, 3) else ""
     else:
-        layout = "nhwc" if shape[3] == 3 else "nchw" if shape[1] == 3 else ""
+        layout = "nhwc" if shape[3] in (1, 3) else "nchw" if shape[1] in (1, 3) else ""
     if not layout:
-        raise InputError(f"{name}: expected 3 colour channels ({expected}), got shape {shape}")
+        hint = "; RGBA? drop the alpha channel, e.g. x[..., :3]" if 4 in (shape[1], shape[3]) else ""
+        raise InputError(f"{name}: expected 3 colour channels ({expected}), got shape {shape}{hint}")
     if shape[0] == 0 or 0 in shape[1:]:
         raise InputError(f"{name}: holds no images (shape {shape})")
     dtype = array.dtype

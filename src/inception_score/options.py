@@ -23,6 +23,7 @@ from typing import Any
 from .errors import OptionsError
 from .protocols import PROTOCOLS
 
+ON_ERROR = ("fail", "skip")
 PRECISIONS = ("exact", "fast")  # kept here (not imported from runtime) so that --help needs no torch
 
 __all__ = ["Options"]
@@ -58,6 +59,12 @@ class Options:
     )
     num_workers: int | None = _opt(None, "decoding processes (default: 0 on cpu, up to 8 on cuda)", metavar="N")
     recursive: bool = _opt(False, "look for images in sub-folders too")
+    on_error: str = _opt(
+        "fail",
+        "unreadable image files: fail (default: stop with one line naming the first) or skip "
+        "(score the rest; each skipped file is reported, and N counts only what was scored)",
+        choices=ON_ERROR,
+    )
     precision: str = _opt(
         "exact",
         "exact: IEEE fp32 as the references (default); fast: bf16 and channels_last, several times "
@@ -92,6 +99,8 @@ class Options:
                 f"splits: got {self.splits}, but protocol {self.protocol!r} uses consecutive chunks of "
                 f"{PROTOCOLS[self.protocol].chunk} images; leave splits unset"
             )
+        if self.on_error not in ON_ERROR:
+            raise OptionsError(f"on_error: got {self.on_error!r}, expected one of {', '.join(ON_ERROR)}")
         if self.precision not in PRECISIONS:
             raise OptionsError(f"precision: got {self.precision!r}, expected one of {', '.join(PRECISIONS)}")
         if self.check_precision and self.precision != "fast":

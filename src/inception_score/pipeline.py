@@ -8,6 +8,7 @@ of the images they came from. Memory does not grow with the number of images.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 
 from ._version import __version__
 from .errors import DeviceError, InputError
-from .inputs import Batch, InceptionScoreWarning, Source, open_sources
+from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
 from .network import InceptionOutput, InceptionV3
 from .options import Options
 from .preprocess import preprocess
@@ -115,6 +116,37 @@ class _Forward:
         return out.logits_unbiased if isinstance(out, InceptionOutput) else out
 
 
+def _screen_files(opened: list[Source], options: Options, device: torch.device) -> list[tuple[str, str]]:
+    """fail: refuse the first file that cannot be an image by its metadata, before any work
+    (a file that fails to decode later still stops the run with its name). skip: decode every
+    file once and drop the bad ones, so that N and the splits are known before scoring."""
+    folders = [s for s in opened if isinstance(s, FolderSource)]
+    if options.on_error == "fail":
+        for folder in folders:
+            problem = folder.first_problem()
+            if problem:
+                raise InputError(problem)
+        return []
+    workers = options.num_workers if options.num_workers is not None else min(16, len(os.sched_getaffinity(0)))
+    skipped: list[tuple[str, str]] = []
+    for folder in folders:
+        total = len(folder)
+        dropped = folder.drop_unreadable(workers)
+        for path, reason in dropped:
+            warnings.warn(f"skipped {path}: {reason}", InceptionScoreWarning, stacklevel=3)
+        if not len(folder):
+            raise InputError(f"{folder.name}: none of its {total} image files could be read (first: {dropped[0][1]})")
+        skipped += dropped
+    if skipped:
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable files; the score is over the {sum(len(s) for s in opened)} "
+            f"images that could be read",
+            InceptionScoreWarning,
+            stacklevel=3,
+        )
+    return skipped
+
+
 def _relative_deviation(a: ISAccumulator, b: ISAccumulator) -> float:
     x, y = float(a.split_scores()[0]), float(b.split_scores()[0])
     return abs(y - x) / x
@@ -134,11 +166,31 @@ def score_sources(
     options = options or Options()
     start = time.perf_counter()
     device = resolve_device(options.device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        opened = open_sources(sources, recursive=options.recursive)
-    for w in caught:  # re-emit so callers see them, and keep their text for the result
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    with _recording_warnings() as warned:
+        return _score(sources, options, network, device, start, warned)
+
+
+@contextlib.contextmanager
+def _recording_warnings() -> Iterator[list[str]]:
+    """Warnings reach the caller as usual (stderr), and their text is kept for the result."""
+    log: list[str] = []
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+            if issubclass(category, InceptionScoreWarning):
+                log.append(str(message))
+            shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield log
+
+
+def _score(
+    sources: Any, options: Options, network: nn.Module | None, device: torch.device, start: float, warned: list[str]
+) -> Result:
+    opened = open_sources(sources, recursive=options.recursive)
+    skipped = _screen_files(opened, options, device)
     num_images = sum(len(s) for s in opened)
     plan = SplitPlan(options.protocol, num_images, options.splits)
 
@@ -213,7 +265,9 @@ def score_sources(
         device=str(device),
         batch_size=batch_size,
         sources=[s.name for s in opened],
+        num_skipped=len(skipped),
+        skipped=[{"path": p, "reason": r} for p, r in skipped],
         elapsed_s=elapsed,
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
-        warnings=[str(w.message) for w in caught],
+        warnings=list(warned),
     )

@@ -49,7 +49,7 @@ def _axis_plan(in_size: int, out_size: int, device: torch.device) -> tuple[Tenso
 
 
 def resize_tf1_bilinear(images: Tensor, size: int = INPUT_SIZE) -> Tensor:
-    """Resize float32 N x C x H x W images to N x C x size x size as TensorFlow 1 did.
+    """Resize N x C x H x W images (uint8 or float) to float32 N x C x size x size as TensorFlow 1 did.
 
     Bit-exact on CPU against torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``.
 
@@ -58,21 +58,26 @@ def resize_tf1_bilinear(images: Tensor, size: int = INPUT_SIZE) -> Tensor:
         >>> resize_tf1_bilinear(torch.arange(4.0).view(1, 1, 2, 2), size=4)[0, 0, 0]
         tensor([0.0000, 0.5000, 1.0000, 1.0000])
     """
-    if images.dim() != 4 or not images.is_floating_point():
-        raise ValueError(f"expected a float N x C x H x W tensor, got {images.dtype} of shape {tuple(images.shape)}")
+    if images.dim() != 4 or not (images.is_floating_point() or images.dtype == torch.uint8):
+        raise ValueError(f"expected a N x C x H x W tensor, got {images.dtype} of shape {tuple(images.shape)}")
     in_h, in_w = images.shape[-2:]
     y_lo, y_hi, dy = _axis_plan(in_h, size, images.device)
     x_lo, x_hi, dx = _axis_plan(in_w, size, images.device)
+
+    def lerp_x(rows: Tensor) -> Tensor:
+        # Pixels are picked before the conversion to float32 (exact for uint8), so a 10000 x 10000
+        # image never exists as 1.2 GB of floats.
+        left, right = rows[..., x_lo].float(), rows[..., x_hi].float()
+        return left + (right - left) * dx
+
     # Blend along x first, then along y, as TF1 and torch-fidelity do (the order changes the
     # rounding). Blending x on all input rows and then picking rows gives the same numbers as
     # picking rows first, so do whichever touches fewer pixels.
     if in_h < 2 * size:
-        rows = images[..., x_lo] + (images[..., x_hi] - images[..., x_lo]) * dx  # N x C x H x size
+        rows = lerp_x(images)  # N x C x H x size
         top, bottom = rows[..., y_lo, :], rows[..., y_hi, :]  # N x C x size x size each
     else:
-        top_src, bottom_src = images[..., y_lo, :], images[..., y_hi, :]  # N x C x size x W each
-        top = top_src[..., x_lo] + (top_src[..., x_hi] - top_src[..., x_lo]) * dx
-        bottom = bottom_src[..., x_lo] + (bottom_src[..., x_hi] - bottom_src[..., x_lo]) * dx
+        top, bottom = lerp_x(images[..., y_lo, :]), lerp_x(images[..., y_hi, :])  # N x C x size x size
     return top + (bottom - top) * dy.view(-1, 1)  # N x C x size x size
 
 
@@ -101,5 +106,5 @@ def preprocess(images: Tensor | Sequence[Tensor], device: torch.device | str | N
         if group.dtype != torch.uint8 or group.dim() != 4 or group.shape[1] != 3:
             raise ValueError(f"expected uint8 images of shape N x 3 x H x W, got {group.dtype} {tuple(group.shape)}")
         group = group.to(device, non_blocking=True) if device is not None else group
-        out.append(normalize(resize_tf1_bilinear(group.float())))
+        out.append(normalize(resize_tf1_bilinear(group)))
     return out[0] if len(out) == 1 else torch.cat(out)

@@ -39,6 +39,8 @@ class Result:
     device: str = ""
     batch_size: int = 0
     sources: list[str] = field(default_factory=list)
+    num_skipped: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
     images_per_second: float = 0.0
     warnings: list[str] = field(default_factory=list)
