@@ -74,6 +74,12 @@ class Options:
     check_precision: int = _opt(
         0, "with --precision fast, also score the first N images exactly and report the deviation", metavar="N"
     )
+    bootstrap: int = _opt(
+        200, "bootstrap replicates (Poisson weights over images) for ci95 and bootstrap_std; 0: off", metavar="N"
+    )
+    seed: int = _opt(
+        0, "seed of the bootstrap weights and of the IS-at-infinite-N subsets (not of the splits)", metavar="N"
+    )
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
@@ -84,13 +90,13 @@ class Options:
         """Raise OptionsError naming the first option with a value outside what is accepted."""
         if self.protocol not in PROTOCOLS:
             raise OptionsError(f"protocol: got {self.protocol!r}, expected one of {', '.join(PROTOCOLS)}")
-        for name in ("splits", "batch_size", "num_workers", "check_precision"):
+        for name in ("splits", "batch_size", "num_workers", "check_precision", "bootstrap", "seed"):
             value = getattr(self, name)
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise OptionsError(f"{name}: got {value!r}, expected an integer")
-            minimum = 0 if name in ("num_workers", "check_precision") else 1
+            minimum = 0 if name in ("num_workers", "check_precision", "bootstrap", "seed") else 1
             if value < minimum:
                 kind = "a non-negative" if minimum == 0 else "a positive"
                 raise OptionsError(f"{name}: got {value}, expected {kind} integer")

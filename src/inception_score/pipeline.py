@@ -30,6 +30,7 @@ from .protocols import SplitPlan
 from .report import Result
 from .runtime import Runner
 from .score import ISAccumulator
+from .state import ScoreState
 from .weights import ResolvedWeights, load_state_dict, locate_weights
 
 __all__ = ["resolve_device", "load_network", "auto_batch_size", "iterate_batches", "score_sources"]
@@ -214,7 +215,7 @@ def _score(
 
     from tqdm import tqdm
 
-    accumulator: ISAccumulator | None = None
+    state: ScoreState | None = None
     check_fast: ISAccumulator | None = None
     check_exact: ISAccumulator | None = None
     bar = tqdm(total=num_images, unit="img", file=sys.stderr, disable=not options.progress, dynamic_ncols=True)
@@ -223,9 +224,9 @@ def _score(
         for batch in iterate_batches(opened, batch_size, num_workers, pin_memory=device.type == "cuda"):
             images = preprocess(batch.images, device)
             logits = forward(images)
-            if accumulator is None:
-                accumulator = ISAccumulator(plan.num_splits, logits.shape[1], device=logits.device)
-            accumulator.update(logits, plan.split_of(batch.indices))
+            if state is None:
+                state = ScoreState(plan, logits.shape[1], logits.device, bootstrap=options.bootstrap, seed=options.seed)
+            state.update(logits, batch.indices)
             if exact_forward is not None and seen < options.check_precision:
                 take = min(len(logits), options.check_precision - seen)
                 if check_fast is None or check_exact is None:
@@ -235,7 +236,7 @@ def _score(
                 check_exact.update(exact_forward(images[:take]), zeros)
             seen += len(batch.indices)
             bar.update(len(batch.indices))
-    if accumulator is None or seen != num_images:
+    if state is None or seen != num_images:
         raise InputError(f"expected {num_images} images from the sources, read {seen}")
 
     precision_check = None
@@ -246,12 +247,12 @@ def _score(
             "inception_score_fast": float(check_fast.split_scores()[0]),
             "relative_deviation": _relative_deviation(check_exact, check_fast),
         }
-    scores = accumulator.split_scores()
+    fields = state.fields(named=network is None)
+    for message in fields.pop("diagnostic_warnings"):
+        warnings.warn(message, InceptionScoreWarning, stacklevel=3)
     elapsed = time.perf_counter() - start
     return Result(
-        inception_score_mean=float(np.mean(scores)),
-        inception_score_std=float(np.std(scores)),
-        split_scores=[float(s) for s in scores],
+        **fields,
         num_images=num_images,
         splits=plan.num_splits,
         protocol=options.protocol,

@@ -30,6 +30,23 @@ class Result:
     splits: int
     protocol: str
     weights_sha256: str | None
+    sharpness: float | None = None  # exp(-E H(y|x)), all images together
+    diversity: float | None = None  # exp(H(marginal)): IS of all images as one split = sharpness x diversity
+    inception_score_one_split: float | None = None
+    split_sharpness: list[float] = field(default_factory=list)
+    split_diversity: list[float] = field(default_factory=list)
+    num_effective_classes: float | None = None
+    num_classes_with_mass: int | None = None
+    num_classes_top1: int | None = None
+    num_classes_never_top1: int | None = None
+    classes_never_top1: list[str] = field(default_factory=list)
+    mean_top1_confidence: float | None = None
+    top_classes: list[dict[str, Any]] = field(default_factory=list)
+    ci95: list[float] | None = None  # mean +- 1.96 bootstrap_std (Poisson bootstrap over images)
+    bootstrap_std: float | None = None
+    bootstrap_replicates: int = 0
+    is_infinity: float | None = None  # Chong & Forsyth 2020: IS_N extrapolated to 1/N = 0
+    is_infinity_fit: dict[str, Any] | None = None
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
@@ -67,6 +84,24 @@ class Result:
             f"Inception Score: {self.mean:.4f} ± {self.std:.4f}  "
             f"({self.num_images} images, {self.splits} splits, protocol {self.protocol})",
         ]
+        if self.ci95:
+            lines.append(
+                f"95% interval (± 1.96 bootstrap std over images, {self.bootstrap_replicates} replicates): "
+                f"[{self.ci95[0]:.4f}, {self.ci95[1]:.4f}]"
+            )
+        if self.sharpness is not None and self.diversity is not None:
+            lines.append(
+                f"all images as one split: {self.inception_score_one_split:.4f} = sharpness {self.sharpness:.4f} "
+                f"x diversity {self.diversity:.4f}; mean top-1 confidence {self.mean_top1_confidence:.3f}"
+            )
+        if self.is_infinity is not None and self.is_infinity_fit:
+            lines.append(
+                f"IS at infinite N (one split, fit over N/10..N): {self.is_infinity:.4f} "
+                f"(R² {self.is_infinity_fit['r2']:.3f})"
+            )
+        if self.top_classes:
+            top = ", ".join(f"{c['name'].split(',')[0]} {c['probability']:.1%}" for c in self.top_classes[:3])
+            lines.append(f"top classes: {top}; {self.num_classes_top1} classes are someone's top-1")
         if self.weights_sha256:
             lines.append(f"weights: sha256 {self.weights_sha256[:16]}…  {self.weights_path or ''}".rstrip())
         if self.precision_check:

@@ -1,0 +1,177 @@
+"""How sure the score is: a streaming Poisson bootstrap, and IS at infinite N (Chong & Forsyth 2020).
+
+Both are sums over images, so they are computed in the same pass as the score, in memory that
+does not grow with N, and merge across batches, shards and ranks by adding.
+
+**Bootstrap.** The std over 10 splits is the spread of 5k-image estimates, not a confidence
+interval for the reported number. Resampling images with replacement gives one; with Poisson(1)
+weights instead of multinomial draws (Hanley & MacGibbon 2006; "Poisson bootstrap") each image's
+weight in each replicate is drawn independently, so it can be a pure function of the seed, the
+image's index and the replicate: a stream, a shard or a resumed run draws the same weights.
+Each replicate recomputes the reported statistic (the mean over the protocol's splits) from
+weighted sums, so memory is replicates x splits x classes.
+
+**IS at infinite N.** IS_N is biased in N. Chong & Forsyth compute IS_N on nested random
+subsets of sizes N_1 < ... < N_15 (linspace(N/10, N, 15); 5k..50k for N = 50k), fit
+IS_N = IS_inf + b / N by least squares, and report the intercept. Image i belongs to every subset
+larger than its rank in a seeded permutation, so it is added once, to the "band" between two
+subset sizes, and the subsets are cumulative sums of bands.
+
+Example:
+    >>> import numpy as np
+    >>> w = poisson_weights(seed=0, indices=np.arange(4), replicates=3)
+    >>> w.shape, bool((w >= 0).all())
+    ((4, 3), True)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .score import ISAccumulator
+
+__all__ = ["poisson_weights", "PoissonBootstrap", "NestedSubsets", "fit_infinity"]
+
+_POISSON1_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A counter-based hash (Steele et al. 2014): uint64 -> well mixed uint64."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def poisson_weights(seed: int, indices: np.ndarray, replicates: int) -> np.ndarray:
+    """Poisson(1) weight of each image (rows) in each replicate (columns), float64.
+
+    A pure function of (seed, image index, replicate): any batching gives the same weights.
+    """
+    idx = np.asarray(indices, dtype=np.uint64)[:, None]
+    rep = np.arange(replicates, dtype=np.uint64)[None, :]
+    with np.errstate(over="ignore"):
+        key = _splitmix64(np.uint64(seed) * np.uint64(0xD1B54A32D192ED03) + idx * np.uint64(1 << 16) + rep)
+    uniform = (key >> np.uint64(11)).astype(np.float64) * 2.0**-53  # [0, 1)
+    return np.searchsorted(_POISSON1_CDF, uniform, side="right").astype(np.float64)
+
+
+class PoissonBootstrap:
+    """Weighted per-split sums for each replicate: B x S counts, B x S x C sums of p, B x S sums of p ln p."""
+
+    FIELDS = ("weight", "sum_p", "sum_plogp")
+
+    def __init__(
+        self, replicates: int, num_splits: int, num_classes: int, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> None:
+        self.replicates, self.num_splits, self.num_classes, self.seed = replicates, num_splits, num_classes, seed
+        zeros = dict(dtype=torch.float64, device=device)
+        self.weight = torch.zeros(replicates, num_splits, **zeros)
+        self.sum_p = torch.zeros(replicates, num_splits, num_classes, **zeros)
+        self.sum_plogp = torch.zeros(replicates, num_splits, **zeros)
+
+    def add(self, p: Tensor, plogp: Tensor, split_ids: np.ndarray, indices: np.ndarray) -> None:
+        """p: N x C float64, plogp: N, for images ``indices`` (global) in splits ``split_ids``."""
+        w = torch.from_numpy(poisson_weights(self.seed, indices, self.replicates)).to(p.device)  # N x B
+        for split in np.unique(split_ids):
+            rows = torch.from_numpy(np.flatnonzero(split_ids == split)).to(p.device)
+            ws = w[rows]  # n x B
+            self.weight[:, split] += ws.sum(dim=0)
+            self.sum_p[:, split] += ws.T @ p[rows]  # B x C
+            self.sum_plogp[:, split] += ws.T @ plogp[rows]
+
+    def replicate_means(self) -> np.ndarray:
+        """The reported statistic (mean over splits of IS) in each replicate."""
+        w = self.weight.cpu().clamp_min(1e-300)  # a replicate may draw no image of a tiny split
+        q = self.sum_p.cpu() / w[..., None]
+        scores = torch.exp(self.sum_plogp.cpu() / w + torch.special.entr(q).sum(dim=-1))  # B x S
+        return scores.mean(dim=1).numpy()
+
+    def summary(self, estimate: float) -> dict[str, object]:
+        """bootstrap_std, and ci95 = estimate +- 1.96 std (the normal interval).
+
+        Not the percentile interval: a replicate repeats some images and misses others (~37%),
+        and IS falls with fewer distinct images, so the replicates sit below the estimate and
+        their percentiles may not even contain it. Their spread is still a fair standard error.
+        """
+        std = float(np.std(self.replicate_means(), ddof=1)) if self.replicates > 1 else float("nan")
+        return {
+            "ci95": [estimate - 1.96 * std, estimate + 1.96 * std],
+            "bootstrap_std": std,
+            "bootstrap_replicates": self.replicates,
+        }
+
+    def merge(self, other: PoissonBootstrap) -> PoissonBootstrap:
+        out = PoissonBootstrap(self.replicates, self.num_splits, self.num_classes, self.seed, self.weight.device)
+        for name in self.FIELDS:
+            setattr(out, name, getattr(self, name) + getattr(other, name).to(self.weight.device))
+        return out
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {name: getattr(self, name).cpu().clone() for name in self.FIELDS}
+
+
+def subset_sizes(num_images: int, points: int = 15) -> np.ndarray:
+    """Chong & Forsyth's N_j: linspace(N/10, N, 15), rounded, distinct, at least 2."""
+    sizes = np.unique(np.round(np.linspace(num_images / 10, num_images, points)).astype(np.int64))
+    return sizes[sizes >= 2]
+
+
+class NestedSubsets:
+    """IS of nested random subsets of sizes ``subset_sizes(N)``, accumulated band by band."""
+
+    def __init__(self, num_images: int, num_classes: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
+        self.sizes = subset_sizes(num_images)
+        self.num_images = num_images
+        # rank of image i in a seeded permutation; it belongs to every subset with size > rank
+        perm = np.random.RandomState(seed).permutation(num_images)
+        self._rank = np.empty(num_images, dtype=np.int64)
+        self._rank[perm] = np.arange(num_images)
+        self.bands = ISAccumulator(max(1, len(self.sizes)), num_classes, device)
+
+    def add(self, p: Tensor, plogp: Tensor, indices: np.ndarray) -> None:
+        band = np.searchsorted(self.sizes, self._rank[indices], side="right")  # first subset that holds it
+        keep = band < len(self.sizes)
+        if keep.any():
+            rows = torch.from_numpy(np.flatnonzero(keep)).to(p.device)
+            ids = torch.from_numpy(band[keep]).to(p.device)
+            self.bands.add_probabilities(p[rows], plogp[rows], ids)
+
+    def is_n(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N_j, IS of the subset of size N_j) for every subset."""
+        if len(self.sizes) == 0:
+            return self.sizes, np.array([])
+        cumulative = ISAccumulator(len(self.sizes), self.bands.num_classes)
+        for name in ISAccumulator.FIELDS:
+            setattr(cumulative, name, getattr(self.bands, name).cpu().cumsum(dim=0))
+        return self.sizes, cumulative.split_scores()
+
+    def merge(self, other: NestedSubsets) -> NestedSubsets:
+        out = NestedSubsets.__new__(NestedSubsets)
+        out.sizes, out.num_images, out._rank = self.sizes, self.num_images, self._rank
+        out.bands = self.bands + other.bands
+        return out
+
+
+def fit_infinity(sizes: np.ndarray, scores: np.ndarray) -> dict[str, object] | None:
+    """Least-squares fit IS_N = IS_inf + slope / N; None with fewer than 3 points."""
+    if len(sizes) < 3:
+        return None
+    x = 1.0 / sizes.astype(np.float64)
+    design = np.stack([np.ones_like(x), x], axis=1)
+    (intercept, slope), *_ = np.linalg.lstsq(design, scores, rcond=None)
+    fitted = design @ np.array([intercept, slope])
+    total = float(np.sum((scores - scores.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((scores - fitted) ** 2)) / total if total > 0 else 1.0
+    return {
+        "is_infinity": float(intercept),
+        "slope": float(slope),
+        "r2": r2,
+        "n": [int(n) for n in sizes],
+        "is_n": [float(v) for v in scores],
+    }

@@ -1,0 +1,179 @@
+"""Honest statistics: the two terms, the bootstrap's coverage, IS at infinite N, merging, warnings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from inception_score.diagnostics import class_names
+from inception_score.protocols import SplitPlan
+from inception_score.score import ISAccumulator
+from inception_score.state import ScoreState
+from inception_score.uncertainty import fit_infinity, poisson_weights
+
+
+def one_hot_logits(labels: np.ndarray, classes: int, confidence: float = 60.0) -> torch.Tensor:
+    logits = torch.zeros(len(labels), classes)
+    logits[torch.arange(len(labels)), torch.as_tensor(labels)] = confidence
+    return logits
+
+
+def state_of(logits: torch.Tensor, protocol: str = "original", splits: int = 1, **kw) -> ScoreState:
+    state = ScoreState(SplitPlan(protocol, len(logits), splits), logits.shape[1], **kw)
+    state.update(logits, np.arange(len(logits)))
+    return state
+
+
+# ---------------------------------------------------------------- the two terms
+
+
+def test_score_is_sharpness_times_diversity_overall_and_per_split() -> None:
+    logits = torch.randn(300, 50, generator=torch.Generator().manual_seed(0)) * 4
+    fields = state_of(logits, splits=3).fields(named=False)
+    np.testing.assert_allclose(
+        np.array(fields["split_sharpness"]) * np.array(fields["split_diversity"]), fields["split_scores"], rtol=1e-12
+    )
+    assert fields["sharpness"] * fields["diversity"] == pytest.approx(fields["inception_score_one_split"], rel=1e-12)
+    assert 0 < fields["sharpness"] <= 1 and 1 <= fields["diversity"] <= 50
+
+
+def test_closed_forms_of_the_terms() -> None:
+    k = 7
+    confident = state_of(one_hot_logits(np.arange(70) % k, 20)).fields(named=False)
+    assert confident["sharpness"] == pytest.approx(1.0, abs=1e-9)
+    assert confident["diversity"] == pytest.approx(k, rel=1e-9)
+    assert confident["num_effective_classes"] == pytest.approx(k, rel=1e-9)
+    assert confident["num_classes_top1"] == k and confident["mean_top1_confidence"] == pytest.approx(1.0)
+    uniform = state_of(torch.zeros(40, 20)).fields(named=False)
+    assert uniform["sharpness"] == pytest.approx(1 / 20) and uniform["diversity"] == pytest.approx(20)
+    assert uniform["inception_score_mean"] == pytest.approx(1.0)
+
+
+def test_classes_are_named_in_the_graph_order() -> None:
+    names = class_names()
+    assert len(names) == 1008 and names[0] == "unused" and names[1001] == "unused"
+    assert names[449] == "tench, Tinca tinca"  # not torchvision's order
+    fields = state_of(one_hot_logits(np.full(10, 449), 1008)).fields(named=True)
+    assert fields["top_classes"][0]["name"] == "tench, Tinca tinca"
+    assert fields["num_classes_never_top1"] == 999
+
+
+# ---------------------------------------------------------------- the bootstrap
+
+
+def test_poisson_weights_do_not_depend_on_batching() -> None:
+    idx = np.arange(1000)
+    whole = poisson_weights(7, idx, 50)
+    parts = np.concatenate([poisson_weights(7, idx[i : i + 37], 50) for i in range(0, 1000, 37)])
+    assert np.array_equal(whole, parts)
+    assert whole.mean() == pytest.approx(1.0, abs=0.02) and whole.var() == pytest.approx(1.0, abs=0.05)
+    assert not np.array_equal(whole, poisson_weights(8, idx, 50))
+
+
+def test_bootstrap_interval_covers_the_truth_about_95_percent_of_the_time() -> None:
+    # Known truth: predictions drawn from 6 prototypes with fixed frequencies; the expected
+    # score at this N is estimated by Monte Carlo; the interval should hold it ~95% of the time.
+    rng = np.random.default_rng(0)
+    prototypes = torch.from_numpy(rng.normal(0, 2.5, (6, 12)))
+    freq = np.array([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+    n = 200
+
+    def draw() -> torch.Tensor:
+        return prototypes[rng.choice(6, n, p=freq)] + torch.from_numpy(rng.normal(0, 0.5, (n, 12)))
+
+    def score(logits: torch.Tensor) -> float:
+        acc = ISAccumulator(1, 12)
+        acc.update(logits, np.zeros(n, dtype=np.int64))
+        return float(acc.split_scores()[0])
+
+    truth = np.mean([score(draw()) for _ in range(600)])
+    trials, hits = 120, 0
+    for seed in range(trials):
+        fields = state_of(draw(), bootstrap=200, seed=seed, infinity=False).fields(named=False)
+        low, high = fields["ci95"]
+        hits += low <= truth <= high
+    assert 0.85 <= hits / trials <= 1.0
+
+
+# ---------------------------------------------------------------- IS at infinite N
+
+
+def test_fit_recovers_an_exact_one_over_n_law() -> None:
+    sizes = np.round(np.linspace(5000, 50000, 15)).astype(np.int64)
+    fit = fit_infinity(sizes, 12.0 - 3000.0 / sizes)
+    assert fit["is_infinity"] == pytest.approx(12.0, rel=1e-9) and fit["slope"] == pytest.approx(-3000.0)
+    assert fit["r2"] == pytest.approx(1.0)
+
+
+def test_is_infinity_removes_a_planted_small_sample_bias() -> None:
+    # 100 equally likely confident classes: IS_inf = 100 exactly; at N = 4000 the plug-in
+    # marginal misses classes and IS_N is biased low by ~(K-1)/2N in log.
+    k, n = 100, 4000
+    rng = np.random.default_rng(3)
+    logits = one_hot_logits(rng.integers(0, k, n), k, confidence=80.0)
+    fields = state_of(logits, bootstrap=0).fields(named=False)
+    biased = fields["inception_score_one_split"]
+    assert biased < 0.995 * k  # the bias is there
+    assert abs(fields["is_infinity"] - k) < 0.5 * abs(biased - k)  # and mostly removed
+    assert len(fields["is_infinity_fit"]["n"]) == 15 and fields["is_infinity_fit"]["n"][-1] == n
+
+
+# ---------------------------------------------------------------- merging
+
+
+def test_merged_shards_equal_one_pass_for_every_statistic() -> None:
+    n = 257
+    logits = torch.randn(n, 30, generator=torch.Generator().manual_seed(5)) * 3
+    plan = SplitPlan("torch-fidelity", n, 5)
+    whole = ScoreState(plan, 30, bootstrap=40, seed=3)
+    whole.update(logits, np.arange(n))
+    parts = []
+    for lo, hi in [(0, 100), (100, 101), (101, n)]:
+        part = ScoreState(plan, 30, bootstrap=40, seed=3)
+        part.update(logits[lo:hi], np.arange(lo, hi))
+        parts.append(part)
+    merged = parts[0].merge(parts[1]).merge(parts[2]).fields(named=False)
+    expected = whole.fields(named=False)
+    assert merged.keys() == expected.keys()
+    assert_close(merged, expected)
+
+
+def assert_close(got: object, want: object, where: str = "") -> None:
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), where
+        for key in want:
+            assert_close(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-10, abs=1e-14), where
+    else:
+        assert got == want, where
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def test_class_ordered_input_is_flagged_under_file_order_protocols() -> None:
+    labels = np.repeat(np.arange(50), 20)  # 1000 images sorted by class
+    logits = one_hot_logits(labels, 100)
+    ordered = state_of(logits, "original", 10).fields(named=False)["diagnostic_warnings"]
+    assert any("looks ordered by class" in w for w in ordered)
+    shuffled = state_of(logits[torch.randperm(1000, generator=torch.Generator().manual_seed(0))], "original", 10)
+    assert not any("ordered by class" in w for w in shuffled.fields(named=False)["diagnostic_warnings"])
+    assert not any(
+        "ordered by class" in w
+        for w in state_of(logits, "torch-fidelity", 10).fields(named=False)["diagnostic_warnings"]
+    )
+
+
+def test_small_n_and_small_splits_are_flagged() -> None:
+    warnings = state_of(torch.randn(300, 10), "original", 3).fields(named=False)["diagnostic_warnings"]
+    assert any(w.startswith("300 images: IS grows with the number of images") for w in warnings)
+    assert any(w.startswith("splits of 100 images") for w in warnings)
+    assert math.isfinite(len(warnings))
