@@ -86,8 +86,19 @@ class Source(ABC):
     def __len__(self) -> int: ...
 
     @abstractmethod
-    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
-        """Yield all images in order, ``batch_size`` at a time."""
+    def batches(
+        self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
+    ) -> Iterator[Batch]:
+        """Yield the images ``start .. stop - 1`` (all by default) in order, ``batch_size`` at a time.
+
+        Batches begin at ``start`` and every ``batch_size`` after it; indexes are the images'
+        positions in this source. A rank or a shard reads only its own range.
+        """
+
+
+def _ranges(start: int, stop: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    for lo in range(start, stop, batch_size):
+        yield lo, min(lo + batch_size, stop)
 
 
 # --------------------------------------------------------------------------- folders of files
@@ -177,9 +188,9 @@ class FolderSource(Source):
         self.paths = [p for i, p in enumerate(self.paths) if i not in bad]
         return [(p, r) for p, r in self.skipped]
 
-    def _loader(self, batch_size: int, num_workers: int) -> torch.utils.data.DataLoader:
+    def _loader(self, batch_size: int, num_workers: int, start: int = 0, stop: int | None = None) -> Any:
         return torch.utils.data.DataLoader(
-            _DecodeDataset(self.paths),
+            torch.utils.data.Subset(_DecodeDataset(self.paths), range(start, len(self) if stop is None else stop)),
             batch_size=batch_size,
             shuffle=False,
             num_workers=num_workers,
@@ -187,9 +198,11 @@ class FolderSource(Source):
             prefetch_factor=4 if num_workers > 0 else None,
         )
 
-    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
+    def batches(
+        self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
+    ) -> Iterator[Batch]:
         animated = 0
-        for items in self._loader(batch_size, num_workers):
+        for items in self._loader(batch_size, num_workers, start, stop):
             for _, _, error, notes in items:
                 if error is not None:
                     raise InputError(error)
@@ -283,10 +296,11 @@ class ArraySource(Source):
     def __len__(self) -> int:
         return int(self.array.shape[0])
 
-    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
-        for start in range(0, len(self), batch_size):
-            stop = min(start + batch_size, len(self))
-            yield Batch(np.arange(start, stop), _as_uint8_nchw(self.array[start:stop], self.layout))
+    def batches(
+        self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
+    ) -> Iterator[Batch]:
+        for lo, hi in _ranges(start, len(self) if stop is None else stop, batch_size):
+            yield Batch(np.arange(lo, hi), _as_uint8_nchw(self.array[lo:hi], self.layout))
 
 
 # --------------------------------------------------------------------------- .npz / .npy
@@ -360,24 +374,31 @@ class NpySource(Source):
     def __len__(self) -> int:
         return int(self.shape[0])
 
-    def batches(self, batch_size: int, num_workers: int = 0) -> Iterator[Batch]:
+    def batches(
+        self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
+    ) -> Iterator[Batch]:
+        stop = len(self) if stop is None else stop
         if self._memmap is not None:
-            for start in range(0, len(self), batch_size):
-                stop = min(start + batch_size, len(self))
-                yield Batch(np.arange(start, stop), _as_uint8_nchw(np.array(self._memmap[start:stop]), self.layout))
+            for lo, hi in _ranges(start, stop, batch_size):
+                yield Batch(np.arange(lo, hi), _as_uint8_nchw(np.array(self._memmap[lo:hi]), self.layout))
             return
-        # Compressed member: stream it in order, one slice of rows at a time.
+        # Compressed member: stream it in order (skipping what precedes ``start``), a slice at a time.
         row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
         zf, info = _npz_member(self.path)
         with zf, zf.open(info) as fp:
             _read_npy_header(fp, self.path)
-            for start in range(0, len(self), batch_size):
-                stop = min(start + batch_size, len(self))
-                data = fp.read(row_bytes * (stop - start))
-                if len(data) != row_bytes * (stop - start):
-                    raise InputError(f"{self.name}: arr_0 is truncated at image {start}")
-                chunk = np.frombuffer(bytearray(data), dtype=self.dtype).reshape(stop - start, *self.shape[1:])
-                yield Batch(np.arange(start, stop), _as_uint8_nchw(chunk, self.layout))
+            skip = row_bytes * start
+            while skip:
+                skipped = len(fp.read(min(skip, 1 << 24)))
+                if not skipped:
+                    raise InputError(f"{self.name}: arr_0 is truncated before image {start}")
+                skip -= skipped
+            for lo, hi in _ranges(start, stop, batch_size):
+                data = fp.read(row_bytes * (hi - lo))
+                if len(data) != row_bytes * (hi - lo):
+                    raise InputError(f"{self.name}: arr_0 is truncated at image {lo}")
+                chunk = np.frombuffer(bytearray(data), dtype=self.dtype).reshape(hi - lo, *self.shape[1:])
+                yield Batch(np.arange(lo, hi), _as_uint8_nchw(chunk, self.layout))
 
 
 @dataclass
