@@ -27,6 +27,10 @@ examples:
   inception-score samples/                      a folder of PNG/JPEG/... images
   inception-score samples.npz --protocol adm    an ADM batch (arr_0: N x H x W x 3 uint8)
   inception-score a/ b/ --json                  two folders as one set, JSON on stdout
+  torchrun --nproc_per_node=8 -m inception_score samples/     8 GPUs, one result
+  inception-score samples/ --shard 3/8 --save-stats s3.pt      one shard of a job array ...
+  inception-score merge s*.pt                                   ... and the score of all shards
+  inception-score samples/ --state run.pt       resumable: run the same command again after a crash
 
 weights: --weights PATH, else $INCEPTION_SCORE_WEIGHTS, else the torch hub cache
 ($TORCH_HOME/hub/checkpoints, shared with torch-fidelity and pytorch-fid), else download.
@@ -51,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             parser.add_argument(flag, action="store_true", help=meta["help"])
             continue
-        kind = int if "int" in str(f.type) else str
+        kind = int if "int" in str(f.type) else float if "float" in str(f.type) else str
         parser.add_argument(flag, type=kind, default=f.default, **meta)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,16 +76,35 @@ def _one_line_warning(
     print(f"{PROG}: warning: {_printable(message)}", file=sys.stderr)
 
 
+def build_merge_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} merge",
+        description="Combine the --save-stats files of shards into the result of one run over everything. "
+        "Refuses shards from different commands, and shards that overlap or leave gaps.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="statistics files written with --save-stats")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    merging = bool(argv) and argv[0] == "merge"
+    args = build_merge_parser().parse_args(argv[1:]) if merging else build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
-            values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
-            options = Options(**values, progress=not args.quiet)
-            from .pipeline import score_sources
+            if merging:
+                from .pipeline import merge_stats
 
-            result = score_sources(list(args.sources), options)
+                result: Any = merge_stats(list(args.files))
+            else:
+                values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
+                options = Options(**values, progress=not args.quiet)
+                from .pipeline import score_sources
+
+                result = score_sources(list(args.sources), options)
         except InceptionScoreError as exc:
             if args.debug:
                 raise
@@ -96,8 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{type(exc).__name__}: {_printable(exc)} (run with --debug for the traceback)"
             print(f"{PROG}: internal error: {message}", file=sys.stderr)
             return 1
-    print(result.to_json() if args.json else _printable(result.summary()))
+    if _is_main_process():  # under torchrun, rank 0 speaks for all
+        print(result.to_json() if args.json else _printable(result.summary()))
     return 0
+
+
+def _is_main_process() -> bool:
+    if "torch" not in sys.modules:
+        return True
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,6 +80,18 @@ class Options:
     seed: int = _opt(
         0, "seed of the bootstrap weights and of the IS-at-infinite-N subsets (not of the splits)", metavar="N"
     )
+    shard: str | None = _opt(
+        None, "score only shard i of K (i/K, e.g. 0/4) of the images; needs --save-stats; see `merge`", metavar="i/K"
+    )
+    save_stats: str | None = _opt(
+        None,
+        "write the accumulated statistics (small, with provenance) to PATH, for `inception-score merge`",
+        metavar="PATH",
+    )
+    state: str | None = _opt(
+        None, "resumable run: save progress to PATH periodically; the same command continues from it", metavar="PATH"
+    )
+    state_interval: float = _opt(60.0, "seconds between saves of --state", metavar="SECONDS")
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
@@ -113,6 +125,18 @@ class Options:
             raise OptionsError(
                 f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
+        if self.shard is not None:
+            from .distributed import parse_shard
+
+            parse_shard(self.shard)
+            if not self.save_stats:
+                raise OptionsError(f"shard: {self.shard} needs --save-stats PATH, so that `merge` can add the shards")
+        if (
+            isinstance(self.state_interval, bool)
+            or not isinstance(self.state_interval, (int, float))
+            or (self.state_interval < 0)
+        ):
+            raise OptionsError(f"state_interval: got {self.state_interval!r}, expected a number of seconds >= 0")
         device = self.device
         if not isinstance(device, str) or not (
             device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())

@@ -21,19 +21,28 @@ import torch
 from torch import Tensor, nn
 
 from ._version import __version__
+from .distributed import World, all_reduce, block, join_world, parse_shard
 from .errors import DeviceError, InputError
 from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
-from .network import InceptionOutput, InceptionV3
+from .network import INPUT_SIZE, NUM_CLASSES, InceptionOutput, InceptionV3
 from .options import Options
 from .preprocess import preprocess
 from .protocols import SplitPlan
-from .report import Result
+from .report import Result, ShardSummary
 from .runtime import Runner
 from .score import ISAccumulator
 from .state import ScoreState
+from .stats_file import check_agreement, check_ranges, load_stats, save_stats
 from .weights import ResolvedWeights, load_state_dict, locate_weights
 
-__all__ = ["resolve_device", "load_network", "auto_batch_size", "iterate_batches", "score_sources"]
+__all__ = [
+    "resolve_device",
+    "load_network",
+    "auto_batch_size",
+    "iterate_batches",
+    "score_sources",
+    "merge_stats",
+]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -72,19 +81,28 @@ def auto_batch_size(device: torch.device, precision: str) -> int:
 
 
 def iterate_batches(
-    sources: list[Source], batch_size: int, num_workers: int = 0, pin_memory: bool = False
+    sources: list[Source],
+    batch_size: int,
+    num_workers: int = 0,
+    start: int = 0,
+    stop: int | None = None,
+    pin_memory: bool = False,
 ) -> Iterator[Batch]:
-    """All sources in order as one stream; indexes become global (0..N-1 over all sources).
+    """Images ``start .. stop - 1`` of all sources as one stream, with global indexes (0..N-1).
 
     ``pin_memory``: page-locked host buffers, so the copy to the GPU can overlap compute.
     """
+    total = sum(len(s) for s in sources)
+    stop = total if stop is None else stop
     offset = 0
     for source in sources:
-        for batch in source.batches(batch_size, num_workers):
-            images = batch.images
-            if pin_memory:
-                images = images.pin_memory() if isinstance(images, Tensor) else [i.pin_memory() for i in images]
-            yield Batch(batch.indices + offset, images)
+        lo, hi = max(start - offset, 0), min(stop - offset, len(source))
+        if lo < hi:
+            for batch in source.batches(batch_size, num_workers, lo, hi):
+                images = batch.images
+                if pin_memory:
+                    images = images.pin_memory() if isinstance(images, Tensor) else [i.pin_memory() for i in images]
+                yield Batch(batch.indices + offset, images)
         offset += len(source)
 
 
@@ -157,7 +175,7 @@ def score_sources(
     sources: Any,
     options: Options | None = None,
     network: nn.Module | None = None,
-) -> Result:
+) -> Result | ShardSummary:
     """Score one or several sources (paths, arrays, tensors or :class:`Source`) with ``options``.
 
     ``network``: a module taking the preprocessed N x 3 x 299 x 299 batch and returning
@@ -189,11 +207,18 @@ def _recording_warnings() -> Iterator[list[str]]:
 
 def _score(
     sources: Any, options: Options, network: nn.Module | None, device: torch.device, start: float, warned: list[str]
-) -> Result:
+) -> Result | ShardSummary:
     opened = open_sources(sources, recursive=options.recursive)
     skipped = _screen_files(opened, options, device)
     num_images = sum(len(s) for s in opened)
     plan = SplitPlan(options.protocol, num_images, options.splits)
+
+    # Which images this process scores: a shard of a scheduler's job, a block of a torchrun rank.
+    lo, hi = block(num_images, *parse_shard(options.shard)) if options.shard else (0, num_images)
+    world = join_world(device)
+    if world is not None and device.type == "cuda" and options.device in ("auto", "cuda"):
+        device = torch.device("cuda", world.local_rank)
+    mine = block(hi - lo, world.rank, world.size, lo) if world else (lo, hi)
 
     resolved: ResolvedWeights | None = None
     exact_runner: Callable[[Tensor], Any] | None = None
@@ -202,9 +227,13 @@ def _score(
         runner: Callable[[Tensor], Any] = Runner(net, device, options.precision, compile=options.compile)
         if options.check_precision:
             exact_runner = Runner(net, device, "exact")
+        num_classes = NUM_CLASSES
     else:
         runner = network
     forward = _Forward(runner)
+    if network is not None:
+        with torch.inference_mode():  # a custom classifier: its number of classes, from one probe
+            num_classes = int(forward(torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, device=device)).shape[1])
     exact_forward = _Forward(exact_runner) if exact_runner is not None else None
     batch_size = options.batch_size or auto_batch_size(device, options.precision)
     num_workers = options.num_workers
@@ -213,31 +242,76 @@ def _score(
         # is the bottleneck, so decode on every core the host has (up to 16).
         num_workers = 0 if device.type == "cpu" else min(16, len(os.sched_getaffinity(0)))
 
+    state = ScoreState(plan, num_classes, device, bootstrap=options.bootstrap, seed=options.seed)
+    provenance = {
+        "package_version": __version__,
+        "weights_sha256": resolved.sha256 if resolved else "custom network",
+        "protocol": options.protocol,
+        "splits": options.splits,
+        "num_splits": plan.num_splits,
+        "num_images": num_images,
+        "num_classes": num_classes,
+        "bootstrap": options.bootstrap,
+        "seed": options.seed,
+        "precision": options.precision if network is None else "custom network",
+        "named": network is None,
+    }
+    state_path = _state_path(options.state, world)
+    position = _resume(state_path, state, provenance, mine) if state_path else mine[0]
+
     from tqdm import tqdm
 
-    state: ScoreState | None = None
     check_fast: ISAccumulator | None = None
     check_exact: ISAccumulator | None = None
-    bar = tqdm(total=num_images, unit="img", file=sys.stderr, disable=not options.progress, dynamic_ncols=True)
-    seen = 0
+    show = options.progress and (world is None or world.is_main)
+    bar = tqdm(
+        total=mine[1] - mine[0],
+        initial=position - mine[0],
+        unit="img",
+        file=sys.stderr,
+        disable=not show,
+        dynamic_ncols=True,
+    )
+    last_save = time.monotonic()
     with bar, torch.inference_mode():
-        for batch in iterate_batches(opened, batch_size, num_workers, pin_memory=device.type == "cuda"):
+        for batch in iterate_batches(opened, batch_size, num_workers, position, mine[1], device.type == "cuda"):
             images = preprocess(batch.images, device)
             logits = forward(images)
-            if state is None:
-                state = ScoreState(plan, logits.shape[1], logits.device, bootstrap=options.bootstrap, seed=options.seed)
             state.update(logits, batch.indices)
-            if exact_forward is not None and seen < options.check_precision:
-                take = min(len(logits), options.check_precision - seen)
+            if exact_forward is not None and batch.indices[0] < options.check_precision:
+                take = int(min(len(logits), options.check_precision - batch.indices[0]))
                 if check_fast is None or check_exact is None:
-                    check_fast, check_exact = ISAccumulator(1, logits.shape[1]), ISAccumulator(1, logits.shape[1])
+                    check_fast, check_exact = ISAccumulator(1, num_classes), ISAccumulator(1, num_classes)
                 zeros = np.zeros(take, dtype=np.int64)
                 check_fast.update(logits[:take], zeros)
                 check_exact.update(exact_forward(images[:take]), zeros)
-            seen += len(batch.indices)
+            position = int(batch.indices[-1]) + 1
             bar.update(len(batch.indices))
-    if state is None or seen != num_images:
-        raise InputError(f"expected {num_images} images from the sources, read {seen}")
+            if state_path and time.monotonic() - last_save >= options.state_interval:
+                save_stats(
+                    state_path, {**provenance, "start": mine[0], "stop": mine[1], "next": position}, state.state_dict()
+                )
+                last_save = time.monotonic()
+    if position != mine[1]:
+        raise InputError(f"expected images {mine[0]}..{mine[1] - 1} from the sources, read up to {position - 1}")
+    if state_path:
+        save_stats(state_path, {**provenance, "start": mine[0], "stop": mine[1], "next": position}, state.state_dict())
+    if world is not None:
+        all_reduce(list(state.tensors().values()), device)
+    if options.save_stats and (world is None or world.is_main):
+        save_stats(options.save_stats, {**provenance, "start": lo, "stop": hi}, state.state_dict())
+    if options.shard:
+        return ShardSummary(
+            shard=options.shard,
+            start=lo,
+            stop=hi,
+            stats_file=str(options.save_stats),
+            num_images=num_images,
+            num_skipped=len(skipped),
+            skipped=[{"path": p, "reason": r} for p, r in skipped],
+            package_version=__version__,
+            elapsed_s=time.perf_counter() - start,
+        )
 
     precision_check = None
     if check_fast is not None and check_exact is not None:
@@ -271,4 +345,64 @@ def _score(
         elapsed_s=elapsed,
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
         warnings=list(warned),
+    )
+
+
+def _state_path(path: str | None, world: World | None) -> str | None:
+    """Each torchrun rank keeps its own state file (PATH.rankR)."""
+    if path is None or world is None:
+        return path
+    return f"{path}.rank{world.rank}"
+
+
+def _resume(path: str, state: ScoreState, provenance: dict[str, Any], mine: tuple[int, int]) -> int:
+    """Load a --state file of the same command, if there is one; return the next image index."""
+    if not os.path.exists(path):
+        return mine[0]
+    saved, tensors = load_stats(path)
+    check_agreement(provenance, saved, "this command", path)
+    if (saved.get("start"), saved.get("stop")) != mine:
+        raise InputError(
+            f"{path}: covers images {saved.get('start')}..{saved.get('stop')}, this command {mine[0]}..{mine[1]}; "
+            f"resume with the same command, or remove the file to start over"
+        )
+    state.load_state_dict(tensors)
+    warnings.warn(
+        f"resuming from {path}: {saved['next'] - mine[0]} images already scored", InceptionScoreWarning, stacklevel=3
+    )
+    return int(saved["next"])
+
+
+def merge_stats(paths: list[str]) -> Result:
+    """The result of one run over everything, from the --save-stats files of its shards.
+
+    Example (shell): ``inception-score merge shard-*.pt --json``.
+    """
+    if not paths:
+        raise InputError("merge: expected at least one statistics file")
+    loaded = [(path, *load_stats(path)) for path in paths]
+    first_path, first, _ = loaded[0]
+    for path, provenance, _ in loaded[1:]:
+        check_agreement(first, provenance, first_path, path)
+    check_ranges([(p["start"], p["stop"]) for _, p, _ in loaded], first["num_images"])
+    plan = SplitPlan(first["protocol"], first["num_images"], first["splits"])
+    total: dict[str, Tensor] = {}
+    for _, _, tensors in loaded:
+        for name, tensor in tensors.items():
+            total[name] = total[name] + tensor if name in total else tensor.clone()
+    state = ScoreState(plan, first["num_classes"], bootstrap=first["bootstrap"], seed=first["seed"])
+    state.load_state_dict(total)
+    fields = state.fields(named=bool(first.get("named", True)))
+    for message in fields.pop("diagnostic_warnings"):
+        warnings.warn(message, InceptionScoreWarning, stacklevel=2)
+    return Result(
+        **fields,
+        num_images=first["num_images"],
+        splits=plan.num_splits,
+        protocol=first["protocol"],
+        weights_sha256=first["weights_sha256"],
+        precision=first["precision"],
+        package_version=first["package_version"],
+        torch_version=torch.__version__,
+        sources=list(paths),
     )

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Result"]
+__all__ = ["Result", "ShardSummary"]
 
 
 @dataclass
@@ -117,3 +117,31 @@ class Result:
                 f"inception-score {self.package_version}, torch {self.torch_version}"
             )
         return "\n".join(lines)
+
+
+@dataclass
+class ShardSummary:
+    """What a ``--shard i/K`` run returns: where its statistics went, not a score (a shard's
+    splits are incomplete; ``inception-score merge`` gives the score of all shards)."""
+
+    shard: str
+    start: int
+    stop: int
+    stats_file: str
+    num_images: int
+    num_skipped: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    package_version: str = ""
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def summary(self) -> str:
+        return (
+            f"shard {self.shard}: images {self.start}..{self.stop - 1} of {self.num_images}; statistics written to "
+            f"{self.stats_file} (combine the shards with: inception-score merge FILE...)"
+        )

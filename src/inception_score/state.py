@@ -58,6 +58,26 @@ class ScoreState:
         if self.nested is not None:
             self.nested.add(p, plogp, np.asarray(indices))
 
+    def tensors(self) -> dict[str, Tensor]:
+        """Every accumulated sum, by name (live tensors: for all-reduce and saving)."""
+        out = {f"splits.{k}": getattr(self.splits, k) for k in ISAccumulator.FIELDS}
+        if self.bootstrap is not None:
+            out.update({f"bootstrap.{k}": getattr(self.bootstrap, k) for k in PoissonBootstrap.FIELDS})
+        if self.nested is not None:
+            out.update({f"nested.{k}": getattr(self.nested.bands, k) for k in ISAccumulator.FIELDS})
+        return out
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {name: t.detach().cpu().clone() for name, t in self.tensors().items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore sums saved by :meth:`state_dict` from a state of the same shape."""
+        own = self.tensors()
+        if set(own) != set(state) or any(own[k].shape != state[k].shape for k in own):
+            raise ValueError("saved statistics do not match this run's shape (splits, classes, bootstrap)")
+        for name, tensor in own.items():
+            tensor.copy_(state[name].to(tensor.device, tensor.dtype))
+
     def merge(self, other: ScoreState) -> ScoreState:
         """The state of both sets of images (disjoint, same plan, seed and options)."""
         out = ScoreState.__new__(ScoreState)

@@ -1,0 +1,84 @@
+"""Several processes on one run: torchrun ranks and scheduler shards share the images by index.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) each rank scores a contiguous block
+of image indexes, decoding only its own images, and the ranks add their statistics with one
+all-reduce (NCCL on GPU, gloo on CPU). No image is padded or duplicated (torch's
+``DistributedSampler`` pads N up to a multiple of the world size, which changes the score), so
+the result equals the single-process one for any number of ranks, N divisible or not.
+
+``--shard i/K`` is the same split of indexes for schedulers that start independent jobs (Slurm
+arrays, Kubernetes jobs): each writes its statistics with ``--save-stats`` and
+``inception-score merge`` adds them.
+
+Example:
+    >>> block(10, 0, 3), block(10, 1, 3), block(10, 2, 3)
+    ((0, 3), (3, 6), (6, 10))
+    >>> parse_shard("2/4")
+    (2, 4)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from .errors import OptionsError
+
+__all__ = ["World", "block", "parse_shard", "join_world", "all_reduce"]
+
+
+def block(num_images: int, index: int, count: int, start: int = 0) -> tuple[int, int]:
+    """The index range of part ``index`` of ``count`` of ``start .. start + num_images - 1``."""
+    return start + index * num_images // count, start + (index + 1) * num_images // count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/K' -> (i, K) with 0 <= i < K."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise OptionsError(f"shard: got {text!r}, expected i/K, e.g. 0/4 for the first of 4 shards") from None
+    if count < 1 or not 0 <= index < count:
+        raise OptionsError(f"shard: got {text!r}, expected i/K with 0 <= i < K")
+    return index, count
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the torchrun ranks."""
+
+    rank: int
+    size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def join_world(device: torch.device) -> World | None:
+    """Join the torchrun process group if this process was started by torchrun (else None)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def all_reduce(tensors: list[torch.Tensor], device: torch.device) -> None:
+    """Sum ``tensors`` in place over all ranks (one flat buffer: one collective)."""
+    import torch.distributed as dist
+
+    # NCCL reduces CUDA tensors, gloo CPU ones.
+    where = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    flat = torch.cat([t.detach().reshape(-1).to(where, torch.float64) for t in tensors])
+    dist.all_reduce(flat)
+    offset = 0
+    for t in tensors:
+        t.copy_(flat[offset : offset + t.numel()].view_as(t).to(t.device))
+        offset += t.numel()
