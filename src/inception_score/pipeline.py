@@ -213,12 +213,24 @@ def _score(
     num_images = sum(len(s) for s in opened)
     plan = SplitPlan(options.protocol, num_images, options.splits)
 
-    # Which images this process scores: a shard of a scheduler's job, a block of a torchrun rank.
-    lo, hi = block(num_images, *parse_shard(options.shard)) if options.shard else (0, num_images)
     world = join_world(device)
     if world is not None and device.type == "cuda" and options.device in ("auto", "cuda"):
         device = torch.device("cuda", world.local_rank)
-    mine = block(hi - lo, world.rank, world.size, lo) if world else (lo, hi)
+    batch_size = options.batch_size or auto_batch_size(device, options.precision)
+
+    # Which images this process scores: a shard of a scheduler's job, a block of a torchrun rank.
+    # Boundaries snap to the batch grid, so that every image meets the same batch companions as
+    # in a single run: convolution results depend on the batch (~1e-7), and then the shards or
+    # ranks add up to exactly the single-process numbers (given the same --batch-size).
+    def aligned(index: int) -> int:
+        return _next_batch_start(opened, batch_size, index)
+
+    lo, hi = (0, num_images)
+    if options.shard:
+        lo, hi = (aligned(b) for b in block(num_images, *parse_shard(options.shard)))
+    mine = (lo, hi)
+    if world is not None:
+        mine = tuple(aligned(b) for b in block(hi - lo, world.rank, world.size, lo))  # type: ignore[assignment]
 
     resolved: ResolvedWeights | None = None
     exact_runner: Callable[[Tensor], Any] | None = None
@@ -235,7 +247,6 @@ def _score(
         with torch.inference_mode():  # a custom classifier: its number of classes, from one probe
             num_classes = int(forward(torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, device=device)).shape[1])
     exact_forward = _Forward(exact_runner) if exact_runner is not None else None
-    batch_size = options.batch_size or auto_batch_size(device, options.precision)
     num_workers = options.num_workers
     if num_workers is None:
         # On CPU the network needs every core and decoding is < 1% of the time; on GPU decoding
@@ -255,6 +266,7 @@ def _score(
         "seed": options.seed,
         "precision": options.precision if network is None else "custom network",
         "named": network is None,
+        "batch_size": batch_size,  # recorded, not enforced: another batch size moves results by ~1e-7
     }
     state_path = _state_path(options.state, world)
     position = _resume(state_path, state, provenance, mine) if state_path else mine[0]
@@ -348,6 +360,17 @@ def _score(
     )
 
 
+def _next_batch_start(sources: list[Source], batch_size: int, index: int) -> int:
+    """The first batch boundary at or after ``index`` (batches restart at each source)."""
+    offset = 0
+    for source in sources:
+        if index < offset + len(source):
+            steps = -(-(index - offset) // batch_size)  # ceil
+            return min(offset + steps * batch_size, offset + len(source))
+        offset += len(source)
+    return offset
+
+
 def _state_path(path: str | None, world: World | None) -> str | None:
     """Each torchrun rank keeps its own state file (PATH.rankR)."""
     if path is None or world is None:
@@ -360,7 +383,9 @@ def _resume(path: str, state: ScoreState, provenance: dict[str, Any], mine: tupl
     if not os.path.exists(path):
         return mine[0]
     saved, tensors = load_stats(path)
-    check_agreement(provenance, saved, "this command", path)
+    check_agreement(
+        provenance, saved, "this command", path, hint="resume with the same command, or remove the file to start over"
+    )
     if (saved.get("start"), saved.get("stop")) != mine:
         raise InputError(
             f"{path}: covers images {saved.get('start')}..{saved.get('stop')}, this command {mine[0]}..{mine[1]}; "

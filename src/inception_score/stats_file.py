@@ -95,10 +95,16 @@ def check_ranges(ranges: list[tuple[int, int]], num_images: int) -> None:
         raise InputError(f"shards leave a gap: no shard covers images {position}..{num_images - 1}")
 
 
-def check_agreement(first: dict[str, Any], other: dict[str, Any], first_name: str, other_name: str) -> None:
+def check_agreement(
+    first: dict[str, Any],
+    other: dict[str, Any],
+    first_name: str,
+    other_name: str,
+    hint: str = "shards must come from the same command",
+) -> None:
+    """Refuse two provenances that differ on a field of :data:`MUST_AGREE`, naming the field."""
     for key in MUST_AGREE:
         if first.get(key) != other.get(key):
             raise InputError(
-                f"{other_name}: {key} is {other.get(key)!r}, but {first_name} has {first.get(key)!r}; "
-                f"shards must come from the same command"
+                f"{other_name}: {key} is {other.get(key)!r}, but {first_name} has {first.get(key)!r}; {hint}"
             )

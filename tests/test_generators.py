@@ -1,0 +1,273 @@
+"""Generators as sources: same score as the files, rounding, refusals, seeded latents, loading."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import inception_score
+from inception_score.errors import InputError, OptionsError
+from inception_score.generators import (
+    GeneratorSource,
+    ModuleGenerator,
+    generator_source,
+    images_to_uint8,
+    load_generator,
+)
+
+from .conftest import make_images, write_images
+
+
+class Stored:
+    """A sample function over stored images, with reset(): float in [-1, 1] or uint8, any layout."""
+
+    def __init__(self, images: np.ndarray, as_float: bool = True) -> None:
+        self.images = images.astype(np.float32) / 127.5 - 1.0 if as_float else images
+        self.position = 0
+        self.calls: list[int] = []
+
+    def __call__(self, n: int) -> torch.Tensor:
+        self.calls.append(n)
+        out = torch.from_numpy(self.images[self.position : self.position + n]).permute(0, 3, 1, 2)
+        self.position += n
+        return out
+
+    def reset(self) -> None:
+        self.position = 0
+
+
+def _options(**kw: object) -> dict[str, object]:
+    return dict(splits=3, protocol="torch-fidelity", bootstrap=0, progress=False, batch_size=4, **kw)
+
+
+def test_generator_scores_like_the_same_images_in_a_folder(tmp_path: Path, stand_in: nn.Module) -> None:
+    images = make_images(17, seed=3)
+    write_images(tmp_path / "folder", images)
+    from_files = inception_score.compute(tmp_path / "folder", network=stand_in, **_options())
+    fn = Stored(images)  # floats in [-1, 1]: rounding brings back the exact uint8 values
+    source = GeneratorSource(fn, 17, batch_size=3, image_range=(-1, 1), name="stored")
+    from_generator = inception_score.compute(source, network=stand_in, **_options())
+    assert from_generator.split_scores == pytest.approx(from_files.split_scores, rel=1e-12)
+    assert from_generator.num_images == 17 and from_generator.sources == ["stored"]
+    assert max(fn.calls) <= 3 and sum(fn.calls) == 17  # exactly the images needed, at most batch_size per call
+
+
+def test_the_ith_image_is_the_ith_sample_for_any_batching_and_start() -> None:
+    images = make_images(11, seed=1)
+    fn = Stored(images, as_float=False)
+    source = GeneratorSource(fn, 11)
+    batches = list(source.batches(batch_size=4, start=5, stop=10))
+    assert [b.indices.tolist() for b in batches] == [[5, 6, 7, 8], [9]]
+    got = torch.cat([b.images for b in batches]).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(got, images[5:10])  # images 0..4 were generated and discarded
+    again = torch.cat([b.images for b in source.batches(batch_size=3)]).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(again, images)  # second pass: reset() and read from 0
+
+
+def test_a_plain_function_cannot_go_back() -> None:
+    calls = iter(range(100))
+    source = GeneratorSource(lambda n: np.full((n, 4, 4, 3), next(calls), dtype=np.uint8), 6, name="g")
+    assert len(list(source.batches(batch_size=4))) == 2
+    with pytest.raises(InputError, match="g: cannot go back to image 0: sample_fn has drawn 6 images"):
+        next(source.batches(batch_size=4))
+
+
+def test_floats_are_rounded_not_truncated() -> None:
+    # 255 * (x + 1) / 2 = 10.7 for this x: rounding gives 11, truncation 10.
+    x = np.float32(10.7 / 127.5 - 1.0)
+    source = GeneratorSource(lambda n: np.full((n, 2, 2, 3), x, dtype=np.float32), 2, image_range=(-1, 1))
+    assert next(source.batches(batch_size=2)).images.unique().tolist() == [11]
+    as_255 = GeneratorSource(lambda n: torch.full((n, 3, 2, 2), 10.6), 2, image_range=(0, 255))
+    assert next(as_255.batches(batch_size=2)).images.unique().tolist() == [11]
+    # tanh may overshoot by float rounding: tolerated within 1e-3 of the range, and clamped
+    edge = GeneratorSource(lambda n: torch.full((n, 3, 2, 2), 1.0015), 1, image_range=(-1, 1))
+    assert next(edge.batches(batch_size=1)).images.unique().tolist() == [255]
+
+
+@pytest.mark.parametrize(
+    "value, image_range, message",
+    [
+        (
+            1.5,
+            (-1, 1),
+            r"gen: batch 1 \(images 3..4\): float values must lie in \[-1, 1\] \(image_range\), got .* 1.5\]",
+        ),
+        (-0.5, (0, 1), r"got values in \[-0.5, 0\]; outputs in \[-1, 1\] \(tanh\)\? declare image_range=\(-1, 1\)"),
+        (float("nan"), (-1, 1), r"gen: batch 1 \(images 3..4\): contains NaN or inf \(image 4\)"),
+        (float("inf"), (0, 1), r"contains NaN or inf"),
+    ],
+)
+def test_out_of_range_and_nan_outputs_are_refused(value: float, image_range: tuple, message: str) -> None:
+    def sample(n: int) -> torch.Tensor:
+        out = torch.full((n, 3, 4, 4), float(image_range[0]))
+        if sample.calls == 1:  # second batch, its second image
+            out[-1, 0, 0, 0] = value
+        sample.calls += 1
+        return out
+
+    sample.calls = 0  # type: ignore[attr-defined]
+    source = GeneratorSource(sample, 5, image_range=image_range, name="gen")
+    with pytest.raises(InputError, match=message):
+        list(source.batches(batch_size=3))
+
+
+def test_wrong_count_wrong_type_and_bad_options_are_refused() -> None:
+    short = GeneratorSource(lambda n: np.zeros((max(n - 1, 0), 4, 4, 3), np.uint8), 5, name="short")
+    with pytest.raises(
+        InputError, match=r"short: batch 0 \(images 0..2\): sample_fn\(3\) returned 2 images; expected 3"
+    ):
+        list(short.batches(batch_size=3))
+    listy = GeneratorSource(lambda n: "images", 2, name="s")
+    with pytest.raises(InputError, match="got a str; expected a torch tensor or numpy array"):
+        list(listy.batches(batch_size=2))
+    ints = GeneratorSource(lambda n: np.zeros((n, 4, 4, 3), np.int64), 2, image_range=(-1, 1))
+    with pytest.raises(InputError, match=r"expected uint8, or float in \[-1, 1\], got dtype int64"):
+        list(ints.batches(batch_size=2))
+    with pytest.raises(
+        OptionsError, match=r"image_range: got \(0, 2\), expected one of \(0, 1\), \(-1, 1\), \(0, 255\)"
+    ):
+        GeneratorSource(lambda n: None, 2, image_range=(0, 2))
+    with pytest.raises(OptionsError, match="num_samples: got 0"):
+        GeneratorSource(lambda n: None, 0)
+    with pytest.raises(InputError, match="images 0..9 requested, but it holds 0..4"):
+        list(GeneratorSource(lambda n: None, 5).batches(4, stop=10))
+
+
+def test_images_to_uint8_takes_lists_and_refuses_floats_without_a_range() -> None:
+    images = [torch.zeros(3, 4, 4), torch.ones(3, 6, 5)]
+    out = images_to_uint8(images, (0, 1), "x")
+    assert isinstance(out, list) and out[1].unique().tolist() == [255] and out[1].shape == (3, 6, 5)
+    with pytest.raises(InputError, match="x: expected uint8, got dtype torch.float32; for float images pass"):
+        images_to_uint8(torch.zeros(1, 3, 4, 4), None, "x")
+
+
+class TinyGenerator(nn.Module):
+    """z (N x 8) [, y] -> N x 3 x 4 x 4 in [-1, 1]; records the labels it was given.
+
+    Elementwise only, so that its images do not depend on the batch size (a matmul's may, by an ulp).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.z_dim = 8
+        self.gain = nn.Parameter(torch.tensor(0.9))
+        self.seen_labels: list[int] = []
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is not None:
+            self.seen_labels += y.tolist()
+        return (torch.tanh(z[:, :6].repeat(1, 8)) * self.gain).view(-1, 3, 4, 4)
+
+
+@pytest.mark.parametrize("latents", ["normal", "sobol"])
+def test_module_latents_are_seeded_and_independent_of_the_batching(latents: str) -> None:
+    g = TinyGenerator()
+    whole = ModuleGenerator(g, 8, latents=latents, seed=5)
+    one = whole(1030)  # spans two blocks of 1024
+    parts = ModuleGenerator(g, 8, latents=latents, seed=5)
+    chunked = torch.cat([parts(n) for n in (3, 1024, 3)])
+    assert torch.equal(one, chunked) and parts.position == 1030
+    jumped = ModuleGenerator(g, 8, latents=latents, seed=5)
+    jumped.seek(1020)
+    assert torch.equal(jumped(10), one[1020:1030])
+    assert torch.equal(whole.latents(1020, 10), parts.latents(1020, 10))  # random access, backwards too
+    assert torch.equal(whole.latents(0, 3), jumped.latents(0, 3))
+    assert not torch.equal(ModuleGenerator(g, 8, latents=latents, seed=6)(4), one[:4])
+
+
+def test_sobol_latents_are_normal_and_vary_less_than_random_ones() -> None:
+    g = TinyGenerator()
+    z = ModuleGenerator(g, 8, latents="sobol", seed=0).latents(0, 4096)
+    assert bool(torch.isfinite(z).all())
+    assert z.mean().abs() < 0.01 and (z.std() - 1).abs() < 0.02
+    # The mean of 64 latents, over 30 seeds: Sobol's is far more stable than i.i.d. normals'.
+    spread = {
+        kind: torch.stack([ModuleGenerator(g, 8, latents=kind, seed=s).latents(0, 64).mean(0) for s in range(30)]).var()
+        for kind in ("normal", "sobol")
+    }
+    assert spread["sobol"] < spread["normal"] / 5
+
+
+def test_conditional_labels_cycle_or_follow_the_given_order() -> None:
+    g = TinyGenerator()
+    gen = ModuleGenerator(g, 8, num_classes=3)
+    gen(4)
+    gen(3)
+    assert g.seen_labels == [0, 1, 2, 0, 1, 2, 0]
+    g.seen_labels = []
+    given = ModuleGenerator(g, 8, labels=[7, 5, 9])
+    given(3)
+    assert g.seen_labels == [7, 5, 9]
+    with pytest.raises(InputError, match="labels: 3 labels given, but images up to 3 were asked for"):
+        given(1)
+
+
+def test_generator_source_of_a_module_uses_seek_and_declares_its_range(stand_in: nn.Module) -> None:
+    g = TinyGenerator()
+    source = generator_source(g, 9, seed=1, batch_size=4)
+    assert source.image_range == (-1.0, 1.0) and source.name == "generator TinyGenerator"
+    whole = torch.cat([b.images for b in source.batches(batch_size=5)])
+    tail = torch.cat([b.images for b in source.batches(batch_size=5, start=6)])
+    assert torch.equal(tail, whole[6:])
+    score = inception_score.compute(source, network=stand_in, splits=1, bootstrap=0, progress=False)
+    assert score.num_images == 9 and score.mean >= 1.0
+    with pytest.raises(InputError, match="needs z_dim"):
+        generator_source(nn.Linear(3, 3), 4)
+    with pytest.raises(OptionsError, match="options z_dim apply to nn.Module generators"):
+        generator_source(lambda n: None, 4, z_dim=3)
+    with pytest.raises(OptionsError, match="unknown generator option 'zdim'"):
+        generator_source(g, 4, zdim=3)
+
+
+def test_load_generator_round_trips_torchscript_and_imports_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = nn.Sequential(nn.Linear(8, 48), nn.Tanh(), nn.Unflatten(1, (3, 4, 4))).eval()
+    path = tmp_path / "g.pt"
+    torch.jit.save(torch.jit.script(g), str(path))
+    loaded = load_generator(str(path))
+    z = torch.randn(2, 8)
+    assert torch.equal(loaded(z), g(z))
+    source = generator_source(loaded, 3, z_dim=8)  # a TorchScript module is a generator of latents
+    assert next(source.batches(batch_size=3)).images.shape == (3, 3, 4, 4)
+
+    (tmp_path / "my_gen_module.py").write_text(
+        "import numpy as np\ndef sample(n):\n    return np.zeros((n, 4, 4, 3), np.uint8)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_gen_module", raising=False)
+    assert load_generator("my_gen_module:sample")(3).shape == (3, 4, 4, 3)
+    assert load_generator(f"{tmp_path / 'my_gen_module.py'}:sample")(1).shape == (1, 4, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("missing/g.pt", "missing/g.pt: no such file"),
+        ("g.pt", "g.pt: no such file"),
+        ("nothing_like_this", "expected a TorchScript file .no such file here. or module:function"),
+        ("no_such_module_xyz:sample", "cannot import module 'no_such_module_xyz' .ModuleNotFoundError"),
+        ("broken_gen_module:sample", "cannot import module 'broken_gen_module' .ZeroDivisionError: division by zero"),
+        ("my_gen_module2:nothere", "module 'my_gen_module2' has no attribute 'nothere'"),
+        ("my_gen_module2:VALUE", "VALUE is a int; expected a function of n or an nn.Module"),
+        ("notscript.pt", "notscript.pt: not a TorchScript file"),
+    ],
+)
+def test_load_generator_errors_are_one_line(
+    spec: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "broken_gen_module.py").write_text("1 / 0\n")
+    (tmp_path / "my_gen_module2.py").write_text("VALUE = 3\n")
+    (tmp_path / "notscript.pt").write_bytes(b"not a zip at all\nsecond line")
+    for name in ("broken_gen_module", "my_gen_module2"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(InputError, match=message) as info:
+        load_generator(spec)
+    assert "\n" not in str(info.value)

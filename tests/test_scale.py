@@ -1,0 +1,192 @@
+"""Scale: shards and merge, torchrun ranks on gloo, resume after kill -9; all equal one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import inception_score
+from inception_score.cli import main
+from inception_score.errors import InputError, OptionsError
+from inception_score.pipeline import merge_stats
+from inception_score.stats_file import load_stats
+
+from .conftest import make_images, write_images
+
+HERE = Path(__file__).parent
+EXACT_KEYS = (
+    "inception_score_mean",
+    "inception_score_std",
+    "split_scores",
+    "sharpness",
+    "diversity",
+    "ci95",
+    "is_infinity",
+    "num_images",
+    "splits",
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scale") / "images"
+    write_images(path, make_images(53, (20, 20), seed=61))
+    return path
+
+
+def run(source, stand_in, **options):
+    return inception_score.compute(source, network=stand_in, progress=False, splits=5, batch_size=8, **options)
+
+
+def assert_same(got: dict, want: dict, rel: float = 1e-10) -> None:
+    for key in EXACT_KEYS:
+        assert got[key] == pytest.approx(want[key], rel=rel), key
+
+
+def test_shards_merge_to_one_run(folder: Path, tmp_path: Path, stand_in) -> None:
+    whole = run(folder, stand_in).to_dict()
+    files = []
+    for i in range(3):
+        path = tmp_path / f"shard{i}.pt"
+        summary = run(folder, stand_in, shard=f"{i}/3", save_stats=str(path))
+        # i*N//K snapped up to the batch grid (multiples of 8): every batch as in one run
+        assert (summary.start, summary.stop) == [(0, 24), (24, 40), (40, 53)][i]
+        files.append(str(path))
+    merged = merge_stats(files[::-1]).to_dict()  # any order
+    assert_same(merged, whole)
+    provenance, _ = load_stats(files[0])
+    assert provenance["num_images"] == 53 and provenance["protocol"] == "torch-fidelity"
+    # bounded whatever N: mostly the bootstrap sums, 200 replicates x 5 splits x 1008 classes x 8 bytes
+    assert os.path.getsize(files[0]) < 200 * 5 * 1008 * 8 + 1_000_000
+
+
+def test_merge_refuses_bad_sets_of_shards(folder: Path, tmp_path: Path, stand_in) -> None:
+    def shard(name: str, spec: str, **options) -> str:
+        path = tmp_path / name
+        run(folder, stand_in, shard=spec, save_stats=str(path), **options)
+        return str(path)
+
+    a, b, c = shard("a.pt", "0/3"), shard("b.pt", "1/3"), shard("c.pt", "2/3")
+    half = shard("half.pt", "1/2")
+    other = shard("other.pt", "2/3", protocol="original")
+    cases = [
+        ([a, b, b, c], "shards overlap"),
+        ([a, c], "shards leave a gap: no shard covers images 24..39"),
+        ([a, b], "shards leave a gap: no shard covers images 40..52"),
+        ([a, b, half], "shards overlap"),
+        ([a, b, other], "protocol is 'original', but"),
+    ]
+    for files, message in cases:
+        with pytest.raises(InputError, match=message):
+            merge_stats(files)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(InputError, match="not an inception-score statistics file"):
+        merge_stats([a, str(tmp_path / "junk.pt")])
+
+
+def test_shard_needs_save_stats() -> None:
+    with pytest.raises(OptionsError, match="needs --save-stats"):
+        inception_score.Options(shard="0/2")
+    with pytest.raises(OptionsError, match="expected i/K with 0 <= i < K"):
+        inception_score.Options(shard="2/2", save_stats="x")
+
+
+def test_merge_on_the_command_line(folder: Path, tmp_path: Path, stand_in, capsys) -> None:
+    files = [str(tmp_path / f"s{i}.pt") for i in range(2)]
+    for i, path in enumerate(files):
+        run(folder, stand_in, shard=f"{i}/2", save_stats=path)
+    assert main(["merge", *files, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert_same(payload, run(folder, stand_in).to_dict())
+    assert main(["merge", files[0]]) == 3
+    assert "shards leave a gap" in capsys.readouterr().err
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent / "src")}
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_torchrun_on_gloo_equals_one_process(folder: Path, tmp_path: Path, stand_in, ranks: int) -> None:
+    out = tmp_path / "result.json"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
+    done = subprocess.run(
+        [*torchrun, str(HERE / "standin_run.py"), str(out), str(folder), "splits=5", "batch_size=8"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # the reference: one process, with the same thread count (matmul results depend on it)
+    single = tmp_path / "single.json"
+    alone = subprocess.run(
+        [sys.executable, str(HERE / "standin_run.py"), str(single), str(folder), "splits=5", "batch_size=8"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert_same(json.loads(out.read_text()), json.loads(single.read_text()))
+
+
+def test_kill_dash_nine_then_resume_gives_the_identical_result(folder: Path, tmp_path: Path) -> None:
+    state, out = tmp_path / "run.state", tmp_path / "resumed.json"
+    command = [
+        sys.executable,
+        str(HERE / "standin_run.py"),
+        str(out),
+        str(folder),
+        "splits=5",
+        "batch_size=4",
+        f"state={str(state)!r}",
+        "state_interval=0",
+        "slow=0.15",
+    ]
+    victim = subprocess.Popen(command, env=subprocess_env(), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if state.exists() and 8 <= load_stats(state)[0]["next"] < 53:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL and not out.exists()
+    done_before = load_stats(state)[0]["next"]
+    assert 0 < done_before < 53
+
+    resumed = subprocess.run(
+        [*command[:-1], "slow=0"], env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from {state}: {done_before} images already scored" in resumed.stderr
+    fresh_out = tmp_path / "fresh.json"
+    fresh = subprocess.run(
+        [sys.executable, str(HERE / "standin_run.py"), str(fresh_out), str(folder), "splits=5", "batch_size=4"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    got, want = json.loads(out.read_text()), json.loads(fresh_out.read_text())
+    for key in EXACT_KEYS:
+        assert got[key] == want[key], key  # identical, not just close
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_resume_refuses_a_state_file_of_another_command(folder: Path, tmp_path: Path, stand_in) -> None:
+    state = tmp_path / "s.pt"
+    run(folder, stand_in, state=str(state))
+    with pytest.raises(InputError, match="protocol is 'torch-fidelity', but this command has 'original'; resume with"):
+        run(folder, stand_in, state=str(state), protocol="original")
+    assert torch.load(state, weights_only=True)["provenance"]["next"] == 53
