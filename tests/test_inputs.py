@@ -206,3 +206,25 @@ def test_non_utf8_file_names(tmp_path: Path, stand_in) -> None:
     for i, img in enumerate(make_images(3)):
         Image.fromarray(img).save(os.fsdecode(bytes(folder) + b"/\xff\xfe" + str(i).encode() + b".png"))
     assert score(folder, stand_in, splits=1).num_images == 3
+
+
+def test_glob_patterns_and_list_files(tmp_path: Path, stand_in) -> None:
+    images = make_images(9, (16, 16), seed=70)
+    write_images(tmp_path / "a", images[:4])
+    write_images(tmp_path / "b" / "deep", images[4:], start=4)
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    everything = score(str(tmp_path / "**" / "*.png"), stand_in, splits=3, protocol="original")
+    assert everything.num_images == 9
+    assert everything.split_scores == pytest.approx(score(images, stand_in, splits=3, protocol="original").split_scores)
+
+    listing = tmp_path / "list.txt"
+    lines = ["# the last image first", "b/deep/img_00008.png", "", *[f"a/img_{i:05d}.png" for i in range(4)]]
+    listing.write_text("\n".join(lines))
+    listed = score(f"@{listing}", stand_in, splits=5, protocol="original")
+    order = [8, 0, 1, 2, 3]
+    assert listed.split_scores == pytest.approx(score(images[order], stand_in, splits=5, protocol="original").split_scores)
+
+    assert "no image files match this pattern" in error_of(str(tmp_path / "*.jpg"), stand_in)
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    assert "the list holds no paths" in error_of(f"@{tmp_path / 'empty.txt'}", stand_in)
+    assert "cannot read the list of images" in error_of(f"@{tmp_path / 'missing.txt'}", stand_in)

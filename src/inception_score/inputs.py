@@ -18,6 +18,11 @@ indexes, so that the pipeline knows each image's place in the input (splits depe
   N x C x H x W when dim 1 is 3 (or 1), else N x H x W x C. One channel (grayscale) is repeated
   to RGB, as Pillow's ``convert("RGB")`` does.
 
+* **glob patterns** (``"samples/**/*.png"``, quoted so the shell leaves them alone): matching
+  image files, sorted by real path as for folders.
+* **@list.txt**: one image path per line, scored in the order of the file; relative paths are
+  relative to the list file.
+
 Several sources are concatenated in the order given.
 
 Example:
@@ -29,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import os
 import struct
 import warnings
@@ -138,11 +144,15 @@ class FolderSource(Source):
     ``skipped`` lists ``(path, reason)`` of files dropped by :meth:`drop_unreadable`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], recursive: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], recursive: bool = False, paths: Sequence[str] | None = None
+    ) -> None:
         p = Path(path)
         self.name = os.fsdecode(path)
         self.skipped: list[tuple[str, str]] = []
-        if p.is_dir():
+        if paths is not None:  # a glob pattern or a list file: the files are given
+            self.paths = list(paths)
+        elif p.is_dir():
             self.paths = list_images(p, recursive)
             if not self.paths:
                 hint = "" if recursive else " (add --recursive to look in sub-folders)"
@@ -428,6 +438,10 @@ def open_source(source: Any, recursive: bool = False) -> Source:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         name = os.fsdecode(source)
+        if isinstance(source, str) and source.startswith("@") and not path.exists():
+            return _list_file_source(Path(source[1:]))
+        if isinstance(source, str) and any(c in source for c in "*?[") and not path.exists():
+            return _glob_source(source)
         if not path.exists():
             raise InputError(f"{name}: no such file or folder")
         if path.is_dir():
@@ -444,6 +458,33 @@ def open_source(source: Any, recursive: bool = False) -> Source:
     raise InputError(
         f"source: got a {type(source).__name__}; expected a path, a numpy array or a torch tensor of images"
     )
+
+
+def _glob_source(pattern: str) -> FolderSource:
+    """Files matching a glob pattern (``**`` crosses folders), image extensions only, sorted real paths."""
+    matches = [
+        os.path.realpath(m)
+        for m in glob.glob(pattern, recursive=True)
+        if os.path.splitext(m)[1][1:].lower() in IMAGE_EXTENSIONS and not os.path.isdir(m)
+    ]
+    if not matches:
+        raise InputError(f"{pattern}: no image files match this pattern")
+    return FolderSource(pattern, paths=sorted(matches))
+
+
+def _list_file_source(list_path: Path) -> FolderSource:
+    """``@list.txt``: one image path per line, in the file's order (blank lines and lines starting
+    with # are ignored); relative paths are relative to the list file's folder."""
+    name = "@" + os.fsdecode(list_path)
+    try:
+        lines = list_path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the list of images ({exc.strerror or exc})") from None
+    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not entries:
+        raise InputError(f"{name}: the list holds no paths; expected one image path per line")
+    base = list_path.parent
+    return FolderSource(name, paths=[os.path.abspath(base / entry) for entry in entries])
 
 
 def open_sources(sources: Any, recursive: bool = False) -> list[Source]:
