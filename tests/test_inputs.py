@@ -222,9 +222,11 @@ def test_glob_patterns_and_list_files(tmp_path: Path, stand_in) -> None:
     listing.write_text("\n".join(lines))
     listed = score(f"@{listing}", stand_in, splits=5, protocol="original")
     order = [8, 0, 1, 2, 3]
-    assert listed.split_scores == pytest.approx(score(images[order], stand_in, splits=5, protocol="original").split_scores)
+    assert listed.split_scores == pytest.approx(
+        score(images[order], stand_in, splits=5, protocol="original").split_scores
+    )
 
-    assert "no image files match this pattern" in error_of(str(tmp_path / "*.jpg"), stand_in)
+    assert "no image files or archives match this pattern" in error_of(str(tmp_path / "*.jpg"), stand_in)
     (tmp_path / "empty.txt").write_text("# nothing\n")
     assert "the list holds no paths" in error_of(f"@{tmp_path / 'empty.txt'}", stand_in)
     assert "cannot read the list of images" in error_of(f"@{tmp_path / 'missing.txt'}", stand_in)

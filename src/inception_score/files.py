@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import warnings
@@ -38,7 +39,15 @@ from torch import Tensor
 
 from .errors import InputError
 
-__all__ = ["IMAGE_EXTENSIONS", "LOSSY_EXTENSIONS", "MAX_PIXELS", "list_images", "decode_image", "check_file"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LOSSY_EXTENSIONS",
+    "MAX_PIXELS",
+    "list_images",
+    "decode_image",
+    "decode_bytes",
+    "check_file",
+]
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif")
 LOSSY_EXTENSIONS = ("jpg", "jpeg")
@@ -105,21 +114,24 @@ def _sniff(path: str | os.PathLike[str]) -> str | None:
     """The image format the file's first bytes announce, if any."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            return _sniff_bytes(f.read(12))
     except OSError:
         return None
+
+
+def _sniff_bytes(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     return next((fmt for magic, fmt in _SIGNATURES.items() if head.startswith(magic)), None)
 
 
-def _reason(exc: BaseException, path: str | os.PathLike[str]) -> str:
+def _reason(exc: BaseException, sniff: Any) -> str:
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(exc, Image.DecompressionBombError):
         return f"refused: more than {MAX_PIXELS:,} pixels (a decompression bomb?)"
     if isinstance(exc, UnidentifiedImageError):
-        fmt = _sniff(path)
+        fmt = sniff()
         if fmt:
             return f"truncated or corrupt image data (starts like a {fmt} file, but Pillow cannot read it)"
         return "not an image Pillow can read (text or another format with an image extension?)"
@@ -145,25 +157,34 @@ def decode_image(path: str | os.PathLike[str]) -> tuple[Tensor, list[str]]:
 
     Raises InputError naming the file and the reason when it cannot be an image.
     """
-    from PIL import Image
-
     name = os.fsdecode(path)
     problem = check_file(path)
     if problem:
         raise InputError(f"{name}: {problem}")
+    return _decode(path, name, lambda: _sniff(path))
+
+
+def decode_bytes(data: bytes, name: str) -> tuple[Tensor, list[str]]:
+    """Decode an image held in memory (an archive member); ``name`` is used in messages."""
+    if not data:
+        raise InputError(f"{name}: empty file (0 bytes)")
+    return _decode(io.BytesIO(data), name, lambda: _sniff_bytes(data[:12]))
+
+
+def _decode(source: Any, name: str, sniff: Any) -> tuple[Tensor, list[str]]:
+    from PIL import Image
+
     notes = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit is MAX_PIXELS
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise Image.DecompressionBombError(img.size)
                 if getattr(img, "is_animated", False):
                     notes.append("animated")  # Image.open gives the first frame
                 array = _to_rgb_array(img)
-    except InputError:
-        raise
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...)
-        raise InputError(f"{name}: {_reason(exc, path)}") from None
+        raise InputError(f"{name}: {_reason(exc, sniff)}") from None
     array = array if array.flags.writeable else array.copy()  # Pillow's buffers are read-only
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1), notes  # 3 x H x W

@@ -30,6 +30,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -453,10 +454,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def load_generator(spec: str) -> Callable[..., Any]:
-    """A generator from the command line: a TorchScript file, or ``module:function``.
+    """A generator from the command line: a TorchScript or ``torch.export`` file, or ``module:function``.
 
     * a path to a file saved with ``torch.jit.save`` is loaded with ``torch.jit.load`` (on the
-      CPU): a generator network taking latents (give ``z_dim`` to :func:`generator_source`);
+      CPU), one ending in ``.pt2`` (``torch.export.save``; TorchScript is deprecated in recent
+      torch) with ``torch.export.load(path).module()``: a generator network taking latents
+      (give ``z_dim`` to :func:`generator_source`);
     * ``package.module:attribute`` (or ``path/to/file.py:attribute``) is imported and the
       attribute returned as is: a sample function ``f(n)`` or a generator module.
 
@@ -469,6 +472,12 @@ def load_generator(spec: str) -> Callable[..., Any]:
         inception_score.errors.InputError: no_such_module_here:sample: cannot import module ...
     """
     path = Path(spec)
+    if path.is_file() and path.suffix.lower() == ".pt2":
+        try:
+            return torch.export.load(str(path)).module()  # type: ignore[no-any-return]
+        except (RuntimeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+            hint = "save one with torch.export.save(torch.export.export(G, (z,)), path)"
+            raise InputError(f"{spec}: not a torch.export archive ({_one_line(exc)}); {hint}") from None
     if path.is_file():
         try:
             return torch.jit.load(str(path), map_location="cpu")
@@ -479,7 +488,7 @@ def load_generator(spec: str) -> Callable[..., Any]:
         raise InputError(f"{spec}: is a folder; expected a TorchScript file or module:function")
     module_name, sep, attribute = spec.rpartition(":")
     if not sep or not module_name or not attribute:
-        looks_like_path = os.sep in spec or "/" in spec or path.suffix.lower() in (".pt", ".pth", ".ts", ".jit", ".zip")
+        looks_like_path = os.sep in spec or "/" in spec or path.suffix.lower() in (".pt", ".pt2", ".pth", ".ts", ".zip")
         if looks_like_path:
             raise InputError(f"{spec}: no such file")
         raise InputError(f"{spec}: expected a TorchScript file (no such file here) or module:function")

@@ -422,7 +422,7 @@ class _ShapeOnly:
 # --------------------------------------------------------------------------- opening
 
 
-def open_source(source: Any, recursive: bool = False) -> Source:
+def open_source(source: Any, recursive: bool = False) -> Source | list[Source]:
     """Turn what a user passed (a path, an array, a tensor) into a :class:`Source`.
 
     Example:
@@ -446,6 +446,10 @@ def open_source(source: Any, recursive: bool = False) -> Source:
             raise InputError(f"{name}: no such file or folder")
         if path.is_dir():
             return FolderSource(path, recursive=recursive)
+        from .archives import ArchiveSource, is_archive  # archives builds on this module
+
+        if is_archive(path):
+            return ArchiveSource(path)
         suffix = path.suffix.lower()
         if suffix in (".npz", ".npy"):
             return NpySource(path)
@@ -453,23 +457,29 @@ def open_source(source: Any, recursive: bool = False) -> Source:
             return FolderSource(path)
         raise InputError(
             f"{name}: unsupported file type {suffix or '(no extension)'}; expected a folder, an image "
-            f"({', '.join('.' + e for e in IMAGE_EXTENSIONS)}), or an .npz/.npy holding arr_0 as N x H x W x 3 uint8"
+            f"({', '.join('.' + e for e in IMAGE_EXTENSIONS)}), a .tar/.zip archive of images, "
+            f"or an .npz/.npy holding arr_0 as N x H x W x 3 uint8"
         )
     raise InputError(
         f"source: got a {type(source).__name__}; expected a path, a numpy array or a torch tensor of images"
     )
 
 
-def _glob_source(pattern: str) -> FolderSource:
-    """Files matching a glob pattern (``**`` crosses folders), image extensions only, sorted real paths."""
-    matches = [
-        os.path.realpath(m)
-        for m in glob.glob(pattern, recursive=True)
-        if os.path.splitext(m)[1][1:].lower() in IMAGE_EXTENSIONS and not os.path.isdir(m)
-    ]
-    if not matches:
-        raise InputError(f"{pattern}: no image files match this pattern")
-    return FolderSource(pattern, paths=sorted(matches))
+def _glob_source(pattern: str) -> Source | list[Source]:
+    """Files matching a glob pattern (``**`` crosses folders), sorted by real path: image files
+    become one source, archives (``shards-*.tar``) one source each."""
+    from .archives import ArchiveSource, is_archive
+
+    matches = sorted(os.path.realpath(m) for m in glob.glob(pattern, recursive=True) if not os.path.isdir(m))
+    images = [m for m in matches if os.path.splitext(m)[1][1:].lower() in IMAGE_EXTENSIONS]
+    archives = [m for m in matches if is_archive(m)]
+    if images and archives:
+        raise InputError(f"{pattern}: matches both images and archives; give them as separate sources")
+    if archives:
+        return [ArchiveSource(a) for a in archives]
+    if not images:
+        raise InputError(f"{pattern}: no image files or archives match this pattern")
+    return FolderSource(pattern, paths=images)
 
 
 def _list_file_source(list_path: Path) -> FolderSource:
@@ -489,8 +499,11 @@ def _list_file_source(list_path: Path) -> FolderSource:
 
 def open_sources(sources: Any, recursive: bool = False) -> list[Source]:
     """One or several sources (a list or tuple of them) -> list of :class:`Source`."""
-    if isinstance(sources, (list, tuple)):
-        if not sources:
-            raise InputError("source: got an empty list; expected at least one folder, file or array")
-        return [open_source(s, recursive) for s in sources]
-    return [open_source(sources, recursive)]
+    items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not items:
+        raise InputError("source: got an empty list; expected at least one folder, file or array")
+    opened: list[Source] = []
+    for item in items:
+        source = open_source(item, recursive)
+        opened.extend(source if isinstance(source, list) else [source])
+    return opened
