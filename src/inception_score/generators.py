@@ -157,14 +157,15 @@ class GeneratorSource(Source):
             does), else (0, 1).
         name: used in messages and in the result's ``sources``.
 
-    Order: image i is always the i-th sample. A pass that starts at ``start > 0`` (a shard, a
-    rank) uses ``sample_fn.seek(start)`` when it exists (:class:`ModuleGenerator`: no images
-    are generated for nothing); otherwise the images before ``start`` are generated and thrown
-    away, which costs generator time but keeps a seeded generator's images where they belong.
-    A second pass calls ``sample_fn.reset()`` (or ``seek``); a plain function has neither, so
-    it can be read once, from its current state (taken as its first sample), and going back
-    is an InputError. ``sample_fn`` runs in the calling process (``num_workers`` is not used);
-    images on a GPU are converted there and come back to the host as uint8.
+    Order: image i is always the i-th sample. Every pass (``batches``) begins with
+    ``sample_fn.seek(start)`` when it exists (:class:`ModuleGenerator` has it: nothing is
+    generated for nothing). Otherwise it begins with ``sample_fn.reset()`` when that exists (on
+    the first pass, and whenever it must go back), and the images before ``start`` (a shard, a
+    rank) are generated and thrown away: generator time, but a seeded generator's images stay
+    where they belong. A plain function has neither: it is read from its current state (taken
+    as sample 0), forwards only; going back is an InputError. ``sample_fn`` runs in the calling
+    process (``num_workers`` is not used); images on a GPU are converted to uint8 there and
+    come back to the host.
     """
 
     def __init__(

@@ -21,7 +21,8 @@ Two ways to keep the state, both exact:
   for 50k, kept on the metric's device) and index; ``compute()`` orders them by index and runs
   the protocol on all of them, in chunks of 4096 images (no N x 1008 float64 copy). DDP
   gathers them with ``dist_reduce_fx="cat"``; sorting by index makes the result independent
-  of the order in which ranks arrive.
+  of the order in which ranks arrive. (Under torchmetrics' DDP sync every rank must have
+  updated at least once before ``compute()``: it cannot gather an empty list with N x C ones.)
 
 Which image is which: an image's index decides its split (torch-fidelity's protocol permutes N
 images with a fixed seed). ``update(images, indices=...)`` says it; by default the k-th image
@@ -209,7 +210,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise OptionsError(f"{name}: got {value!r}, expected a positive integer")
         if splits is not None and get_protocol(protocol).chunk is not None:
-            raise OptionsError(f"splits: got {splits}, but protocol {protocol!r} uses chunks of 5000; leave it unset")
+            chunk = get_protocol(protocol).chunk
+            raise OptionsError(
+                f"splits: got {splits}, but protocol {protocol!r} uses chunks of {chunk}; leave it unset"
+            )
         if precision not in PRECISIONS:
             raise OptionsError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
         self.splits, self.num_samples, self.num_classes = splits, num_samples, num_classes
@@ -223,12 +227,14 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         self._nets: dict[str, Any] = {}
         self.weights_sha256: str | None = None
         self.weights_path: str | None = None
+        self.weights_source = "custom network"
         if network is not None:
             self._nets["custom"] = network
         else:
             net, resolved = load_network(weights, torch.device("cpu"), progress=False)
             self._nets["inception"] = net
             self.weights_sha256, self.weights_path = resolved.sha256, str(resolved.path)
+            self.weights_source = resolved.source
         if self.plan is not None:
             shapes = {
                 "count": (self.plan.num_splits,),
@@ -407,7 +413,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             protocol=self.protocol,
             weights_sha256=self.weights_sha256,
             weights_path=self.weights_path,
-            weights_source="metric" if "inception" in self._nets else "custom network",
+            weights_source=self.weights_source,
             precision=self.precision if "inception" in self._nets else "custom network",
             package_version=__version__,
             torch_version=torch.__version__,

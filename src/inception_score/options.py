@@ -92,6 +92,12 @@ class Options:
         None, "resumable run: save progress to PATH periodically; the same command continues from it", metavar="PATH"
     )
     state_interval: float = _opt(60.0, "seconds between saves of --state", metavar="SECONDS")
+    cache: str | None = _opt(
+        None,
+        "keep each image's logits and pool3 features in DIR, keyed by its pixels; later runs "
+        "recompute only new or changed images",
+        metavar="DIR",
+    )
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
@@ -125,6 +131,8 @@ class Options:
             raise OptionsError(
                 f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
+        if self.cache and self.check_precision:
+            raise OptionsError("check_precision: compares fresh computations; run it without --cache")
         if self.shard is not None:
             from .distributed import parse_shard
 

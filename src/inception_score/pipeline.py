@@ -21,8 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from ._version import __version__
+from .cache import OutputCache
 from .distributed import World, all_reduce, block, join_world, parse_shard
-from .errors import DeviceError, InputError
+from .errors import DeviceError, InputError, OptionsError
 from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
 from .network import INPUT_SIZE, NUM_CLASSES, InceptionOutput, InceptionV3
 from .options import Options
@@ -253,6 +254,13 @@ def _score(
         # is the bottleneck, so decode on every core the host has (up to 16).
         num_workers = 0 if device.type == "cpu" else min(16, len(os.sched_getaffinity(0)))
 
+    cache: OutputCache | None = None
+    counts = {"hits": 0, "misses": 0}
+    if options.cache:
+        if resolved is None:
+            raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
+        cache = OutputCache(options.cache, resolved.sha256, options.precision)
+        cached_forward = _Forward(runner.outputs)  # type: ignore[attr-defined]
     state = ScoreState(plan, num_classes, device, bootstrap=options.bootstrap, seed=options.seed)
     provenance = {
         "package_version": __version__,
@@ -287,8 +295,11 @@ def _score(
     last_save = time.monotonic()
     with bar, torch.inference_mode():
         for batch in iterate_batches(opened, batch_size, num_workers, position, mine[1], device.type == "cuda"):
-            images = preprocess(batch.images, device)
-            logits = forward(images)
+            if cache is not None:
+                logits, images = _cached_logits(batch.images, cache, cached_forward, device, num_classes, counts)
+            else:
+                images = preprocess(batch.images, device)
+                logits = forward(images)
             state.update(logits, batch.indices)
             if exact_forward is not None and batch.indices[0] < options.check_precision:
                 take = int(min(len(logits), options.check_precision - batch.indices[0]))
@@ -354,10 +365,43 @@ def _score(
         sources=[s.name for s in opened],
         num_skipped=len(skipped),
         skipped=[{"path": p, "reason": r} for p, r in skipped],
+        cache_hits=counts["hits"] if cache else None,
+        cache_misses=counts["misses"] if cache else None,
         elapsed_s=elapsed,
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
         warnings=list(warned),
     )
+
+
+def _cached_logits(
+    images: Tensor | list[Tensor],
+    cache: OutputCache,
+    forward: _Forward,
+    device: torch.device,
+    num_classes: int,
+    counts: dict[str, int],
+) -> tuple[Tensor, Tensor | None]:
+    """Logits of a batch, from the cache where it has them; computes and stores the rest."""
+    each = list(images.unbind(0)) if isinstance(images, Tensor) else list(images)
+    keys = [cache.key(img) for img in each]
+    found = [cache.get(key) for key in keys]
+    logits = torch.empty(len(each), num_classes, dtype=torch.float32)
+    missing = [i for i, hit in enumerate(found) if hit is None]
+    computed = None
+    if missing:
+        group = [each[i] for i in missing]
+        same = all(g.shape == group[0].shape for g in group)
+        computed = preprocess(torch.stack(group) if same else group, device)
+        both = forward(computed).cpu()  # len(missing) x (1008 + 2048)
+        for row, i in enumerate(missing):
+            cache.put(keys[i], both[row, :num_classes].numpy(), both[row, num_classes:].numpy())
+        logits[missing] = both[:, :num_classes]
+    for i, hit in enumerate(found):
+        if hit is not None:
+            logits[i] = torch.from_numpy(hit[0])
+    counts["hits"] += len(each) - len(missing)
+    counts["misses"] += len(missing)
+    return logits.to(device), computed
 
 
 def _next_batch_start(sources: list[Source], batch_size: int, index: int) -> int:

@@ -58,6 +58,8 @@ class Result:
     sources: list[str] = field(default_factory=list)
     num_skipped: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    cache_hits: int | None = None  # images whose outputs came from --cache
+    cache_misses: int | None = None  # images computed (and stored) this run
     elapsed_s: float = 0.0
     images_per_second: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -102,6 +104,8 @@ class Result:
         if self.top_classes:
             top = ", ".join(f"{c['name'].split(',')[0]} {c['probability']:.1%}" for c in self.top_classes[:3])
             lines.append(f"top classes: {top}; {self.num_classes_top1} classes are someone's top-1")
+        if self.cache_hits is not None:
+            lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")
         if self.weights_sha256:
             lines.append(f"weights: sha256 {self.weights_sha256[:16]}…  {self.weights_path or ''}".rstrip())
         if self.precision_check:

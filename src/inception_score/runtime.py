@@ -112,6 +112,10 @@ class Runner:
             self.features = torch.compile(self.net.features)
 
     def __call__(self, images: Tensor) -> Tensor:
+        return self.outputs(images)[:, : self.fc_weight.shape[0]]
+
+    def outputs(self, images: Tensor) -> Tensor:
+        """Logits without bias and pool3 side by side: N x (1008 + 2048) float32."""
         x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
         with ieee_fp32(self.device) if self.precision == "exact" else contextlib.nullcontext():
             if self.compiled and self.device.type == "cpu":
@@ -122,4 +126,5 @@ class Runner:
             else:
                 pool3 = self.features(x)  # N x 2048
         # IS uses pool3 . W^T without the bias; in float32 in both precisions.
-        return pool3.float().mm(self.fc_weight.T)  # N x 1008
+        pool3 = pool3.float()
+        return torch.cat([pool3.mm(self.fc_weight.T), pool3], dim=1)  # N x (1008 + 2048)
