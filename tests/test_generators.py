@@ -278,3 +278,58 @@ def test_load_generator_errors_are_one_line(
     with pytest.raises(InputError, match=message) as info:
         load_generator(spec)
     assert "\n" not in str(info.value)
+
+
+def test_compute_takes_a_sample_function_and_the_cli_a_generator_spec(
+    tmp_path: Path, checkpoint_path: Path, stand_in, capsys
+) -> None:
+    import json
+
+    from inception_score.cli import main
+
+    stored = make_images(6, (16, 16), seed=123)
+    floats = torch.from_numpy(stored).permute(0, 3, 1, 2).float() / 127.5 - 1  # in [-1, 1]
+    position = {"next": 0}
+
+    def sample(n: int) -> torch.Tensor:
+        out = floats[position["next"] : position["next"] + n]
+        position["next"] += n
+        return out
+
+    via_api = inception_score.compute(
+        sample, num_samples=6, image_range=(-1, 1), network=stand_in, splits=2, progress=False
+    )
+    assert via_api.mean == pytest.approx(
+        inception_score.compute(stored, network=stand_in, splits=2, progress=False).mean, rel=1e-6
+    )
+    with pytest.raises(inception_score.InputError, match="give num_samples"):
+        inception_score.compute(sample, network=stand_in, progress=False)
+
+    module_file = tmp_path / "my_sampler.py"
+    module_file.write_text(
+        "import numpy as np\n"
+        "rng = np.random.default_rng(0)\n"
+        "def sample(n):\n"
+        "    return rng.integers(0, 256, (n, 3, 16, 16), dtype=np.uint8)\n"
+    )
+    code = main(
+        [
+            "--generator",
+            f"{module_file}:sample",
+            "--num-samples",
+            "4",
+            "--splits",
+            "2",
+            "--weights",
+            str(checkpoint_path),
+            "--json",
+            "--quiet",
+            "--bootstrap",
+            "0",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["num_images"] == 4
+    assert main(["--generator", f"{module_file}:sample", "--weights", str(checkpoint_path)]) == 2
+    assert "--generator needs --num-samples N" in capsys.readouterr().err

@@ -30,8 +30,10 @@ from .report import Result
 if TYPE_CHECKING:  # the torch-heavy modules load on first use (keeps `--help` fast)
     from torch import nn
 
+    from .generators import GeneratorSource, ModuleGenerator, generator_source, load_generator
+    from .metric import InceptionScore
     from .network import InceptionOutput, InceptionV3
-    from .pipeline import load_network
+    from .pipeline import load_network, merge_stats
     from .preprocess import preprocess
     from .score import ISAccumulator, inception_score_from_logits
 
@@ -48,6 +50,12 @@ __all__ = [
     "InceptionOutput",
     "preprocess",
     "load_network",
+    "merge_stats",
+    "InceptionScore",
+    "GeneratorSource",
+    "ModuleGenerator",
+    "generator_source",
+    "load_generator",
     "InceptionScoreError",
     "InputError",
     "OptionsError",
@@ -56,6 +64,12 @@ __all__ = [
 ]
 
 _LAZY = {
+    "InceptionScore": "metric",
+    "GeneratorSource": "generators",
+    "ModuleGenerator": "generators",
+    "generator_source": "generators",
+    "load_generator": "generators",
+    "merge_stats": "pipeline",
     "InceptionV3": "network",
     "InceptionOutput": "network",
     "preprocess": "preprocess",

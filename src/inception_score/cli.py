@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="folder, image, .npz or .npy (several are concatenated)"
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="folder, image, .npz/.npy, .tar/.zip, glob pattern or @list.txt (several are concatenated)",
     )
     for f in dataclasses.fields(Options):
         meta = dict(f.metadata)
@@ -100,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 result: Any = merge_stats(list(args.files))
             else:
+                if not args.sources and not args.generator:
+                    build_parser().error("give at least one SOURCE (or --generator SPEC --num-samples N)")
                 values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Options) if hasattr(args, f.name)}
                 options = Options(**values, progress=not args.quiet)
                 from .pipeline import score_sources

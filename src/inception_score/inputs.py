@@ -422,7 +422,9 @@ class _ShapeOnly:
 # --------------------------------------------------------------------------- opening
 
 
-def open_source(source: Any, recursive: bool = False) -> Source | list[Source]:
+def open_source(
+    source: Any, recursive: bool = False, num_samples: int | None = None, image_range: Any = None
+) -> Source | list[Source]:
     """Turn what a user passed (a path, an array, a tensor) into a :class:`Source`.
 
     Example:
@@ -433,6 +435,13 @@ def open_source(source: Any, recursive: bool = False) -> Source | list[Source]:
     """
     if isinstance(source, Source):
         return source
+    if callable(source) and not isinstance(source, (str, os.PathLike)):
+        from .generators import generator_source  # generators builds on this module
+
+        if num_samples is None:
+            raise InputError("generator: give num_samples (how many images to draw)")
+        extra = {"image_range": image_range} if image_range is not None else {}
+        return generator_source(source, num_samples, **extra)
     if isinstance(source, (np.ndarray, Tensor)):
         return ArraySource(source, name=f"{type(source).__name__} of shape {tuple(source.shape)}")
     if isinstance(source, (str, os.PathLike)):
@@ -497,13 +506,15 @@ def _list_file_source(list_path: Path) -> FolderSource:
     return FolderSource(name, paths=[os.path.abspath(base / entry) for entry in entries])
 
 
-def open_sources(sources: Any, recursive: bool = False) -> list[Source]:
+def open_sources(
+    sources: Any, recursive: bool = False, num_samples: int | None = None, image_range: Any = None
+) -> list[Source]:
     """One or several sources (a list or tuple of them) -> list of :class:`Source`."""
     items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not items:
         raise InputError("source: got an empty list; expected at least one folder, file or array")
     opened: list[Source] = []
     for item in items:
-        source = open_source(item, recursive)
+        source = open_source(item, recursive, num_samples, image_range)
         opened.extend(source if isinstance(source, list) else [source])
     return opened

@@ -57,8 +57,28 @@ class Options:
     batch_size: int | None = _opt(
         None, "images per forward pass (default: 64 on cpu; on cuda, from free GPU memory, at most 500)", metavar="N"
     )
-    num_workers: int | None = _opt(None, "decoding processes (default: 0 on cpu, up to 8 on cuda)", metavar="N")
+    num_workers: int | None = _opt(None, "decoding processes (default: 0 on cpu, up to 16 on cuda)", metavar="N")
     recursive: bool = _opt(False, "look for images in sub-folders too")
+    num_samples: int | None = _opt(
+        None, "images to draw from a generator (--generator, or a sample function in the API)", metavar="N"
+    )
+    generator: str | None = _opt(
+        None,
+        "score a generator instead of files: a TorchScript file or module:function; f(n) returns n images, "
+        "or an nn.Module taking latents (with --z-dim)",
+        metavar="SPEC",
+    )
+    z_dim: int | None = _opt(None, "latent size of an nn.Module generator (default: its z_dim attribute)", metavar="D")
+    latents: str = _opt(
+        "normal",
+        "generator latents: normal (seeded) or sobol (scrambled Sobol, lower variance)",
+        choices=("normal", "sobol"),
+    )
+    image_range: str | tuple[float, float] | None = _opt(
+        None,
+        "value range of a generator's float images: 0,1 (default), -1,1 or 0,255; floats are rounded to uint8",
+        metavar="LO,HI",
+    )
     on_error: str = _opt(
         "fail",
         "unreadable image files: fail (default: stop with one line naming the first) or skip "
@@ -108,7 +128,16 @@ class Options:
         """Raise OptionsError naming the first option with a value outside what is accepted."""
         if self.protocol not in PROTOCOLS:
             raise OptionsError(f"protocol: got {self.protocol!r}, expected one of {', '.join(PROTOCOLS)}")
-        for name in ("splits", "batch_size", "num_workers", "check_precision", "bootstrap", "seed"):
+        for name in (
+            "splits",
+            "batch_size",
+            "num_workers",
+            "check_precision",
+            "bootstrap",
+            "seed",
+            "num_samples",
+            "z_dim",
+        ):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -131,6 +160,11 @@ class Options:
             raise OptionsError(
                 f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
+        if self.latents not in ("normal", "sobol"):
+            raise OptionsError(f"latents: got {self.latents!r}, expected normal or sobol")
+        self.parsed_image_range()
+        if self.generator and not self.num_samples:
+            raise OptionsError("num_samples: --generator needs --num-samples N (how many images to draw)")
         if self.cache and self.check_precision:
             raise OptionsError("check_precision: compares fresh computations; run it without --cache")
         if self.shard is not None:
@@ -150,6 +184,20 @@ class Options:
             device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
         ):
             raise OptionsError(f"device: got {device!r}, expected auto, cpu, cuda or cuda:N")
+
+    def parsed_image_range(self) -> tuple[float, float] | None:
+        """``image_range`` as (lo, hi): accepts "lo,hi" (CLI) or a pair (API)."""
+        value = self.image_range
+        if value is None:
+            return None
+        try:
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            lo, hi = (float(v) for v in parts)
+        except (TypeError, ValueError):
+            raise OptionsError(f"image_range: got {value!r}, expected two numbers lo,hi such as -1,1") from None
+        if not lo < hi:
+            raise OptionsError(f"image_range: got {value!r}, expected lo < hi")
+        return lo, hi
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Options:

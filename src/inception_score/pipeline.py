@@ -209,7 +209,21 @@ def _recording_warnings() -> Iterator[list[str]]:
 def _score(
     sources: Any, options: Options, network: nn.Module | None, device: torch.device, start: float, warned: list[str]
 ) -> Result | ShardSummary:
-    opened = open_sources(sources, recursive=options.recursive)
+    if options.generator:
+        from .generators import generator_source, load_generator
+
+        extra: dict[str, Any] = {"latents": options.latents, "seed": options.seed}
+        loaded = load_generator(options.generator)
+        if isinstance(loaded, nn.Module):
+            extra.update({"z_dim": options.z_dim} if options.z_dim else {})
+        else:
+            extra = {}
+        if options.parsed_image_range():
+            extra["image_range"] = options.parsed_image_range()
+        sources = [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
+    opened = open_sources(
+        sources, recursive=options.recursive, num_samples=options.num_samples, image_range=options.parsed_image_range()
+    )
     skipped = _screen_files(opened, options, device)
     num_images = sum(len(s) for s in opened)
     plan = SplitPlan(options.protocol, num_images, options.splits)
