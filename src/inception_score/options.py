@@ -79,6 +79,17 @@ class Options:
         "value range of a generator's float images: 0,1 (default), -1,1 or 0,255; floats are rounded to uint8",
         metavar="LO,HI",
     )
+    classifier: str | None = _opt(
+        None,
+        "use another classifier as p(y|x): a TorchScript file or module:callable returning logits; the "
+        "score is then NOT comparable with the standard IS",
+        metavar="SPEC",
+    )
+    classifier_size: int | None = _opt(
+        None, "resize images to SxS (TF1 bilinear) for --classifier (default: keep their size)", metavar="S"
+    )
+    classifier_mean: str = _opt("0,0,0", "per-channel mean subtracted from [0, 1] pixels for --classifier", metavar="M")
+    classifier_std: str = _opt("1,1,1", "per-channel std dividing [0, 1] pixels for --classifier", metavar="S")
     on_error: str = _opt(
         "fail",
         "unreadable image files: fail (default: stop with one line naming the first) or skip "

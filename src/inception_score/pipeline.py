@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ._version import __version__
 from .cache import OutputCache
+from .classifier import NOT_COMPARABLE, classifier_input, parse_triple
 from .distributed import World, all_reduce, block, join_world, parse_shard
 from .errors import DeviceError, InputError, OptionsError
 from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
@@ -249,6 +250,9 @@ def _score(
 
     resolved: ResolvedWeights | None = None
     exact_runner: Callable[[Tensor], Any] | None = None
+    prepare: Callable[..., Tensor] = preprocess
+    if options.classifier:
+        network, prepare = _load_classifier(options, opened, device)
     if network is None:
         net, resolved = load_network(options.weights, device, progress=options.progress)
         runner: Callable[[Tensor], Any] = Runner(net, device, options.precision, compile=options.compile)
@@ -260,7 +264,11 @@ def _score(
     forward = _Forward(runner)
     if network is not None:
         with torch.inference_mode():  # a custom classifier: its number of classes, from one probe
-            num_classes = int(forward(torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, device=device)).shape[1])
+            probe = next(iter(opened[0].batches(1, 0, 0, 1))).images if options.classifier else None
+            probe = prepare(probe, device=device) if probe is not None else torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
+            num_classes = int(forward(probe.to(device)).shape[1])
+        if options.classifier:
+            warnings.warn(NOT_COMPARABLE.format(spec=options.classifier), InceptionScoreWarning, stacklevel=3)
     exact_forward = _Forward(exact_runner) if exact_runner is not None else None
     num_workers = options.num_workers
     if num_workers is None:
@@ -312,7 +320,7 @@ def _score(
             if cache is not None:
                 logits, images = _cached_logits(batch.images, cache, cached_forward, device, num_classes, counts)
             else:
-                images = preprocess(batch.images, device)
+                images = prepare(batch.images, device=device)
                 logits = forward(images)
             state.update(logits, batch.indices)
             if exact_forward is not None and batch.indices[0] < options.check_precision:
@@ -369,8 +377,8 @@ def _score(
         protocol=options.protocol,
         weights_sha256=resolved.sha256 if resolved else None,
         weights_path=str(resolved.path) if resolved else None,
-        weights_source=resolved.source if resolved else "custom network",
-        precision=options.precision if network is None else "custom network",
+        weights_source=resolved.source if resolved else f"custom classifier {options.classifier or ''}".rstrip(),
+        precision=options.precision if resolved else "custom network",
         precision_check=precision_check,
         package_version=__version__,
         torch_version=torch.__version__,
@@ -385,6 +393,22 @@ def _score(
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
         warnings=list(warned),
     )
+
+
+def _load_classifier(
+    options: Options, opened: list[Source], device: torch.device
+) -> tuple[Callable[[Tensor], Any], Callable[..., Tensor]]:
+    """--classifier: the model (moved to the device) and how its input is prepared."""
+    from functools import partial
+
+    from .generators import load_generator
+
+    model = load_generator(options.classifier or "")
+    if isinstance(model, nn.Module):
+        model = model.to(device).eval()
+    mean = parse_triple(options.classifier_mean, "classifier_mean")
+    std = parse_triple(options.classifier_std, "classifier_std")
+    return model, partial(classifier_input, size=options.classifier_size, mean=mean, std=std)
 
 
 def _cached_logits(
