@@ -236,15 +236,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             self.weights_sha256, self.weights_path = resolved.sha256, str(resolved.path)
             self.weights_source = resolved.source
         if self.plan is not None:
-            shapes = {
-                "count": (self.plan.num_splits,),
-                "sum_p": (self.plan.num_splits, num_classes),
-                "sum_plogp": (self.plan.num_splits,),
-                "sum_top1": (self.plan.num_splits,),
-                "top1_hist": (self.plan.num_splits, num_classes),
-            }
+            # the accumulator's own fields, with its own shapes, as metric states summed over ranks
+            template = ISAccumulator(self.plan.num_splits, num_classes)
             for name in ISAccumulator.FIELDS:
-                self.add_state(name, torch.zeros(shapes[name], dtype=torch.float64), dist_reduce_fx="sum")
+                self.add_state(name, torch.zeros_like(getattr(template, name)), dist_reduce_fx="sum")
             self.add_state("seen", torch.zeros(self.plan.num_images, dtype=torch.int32), dist_reduce_fx="sum")
         else:
             self.add_state("logits", [], dist_reduce_fx="cat")

@@ -129,6 +129,11 @@ class Options:
         "recompute only new or changed images",
         metavar="DIR",
     )
+    report: str | None = _opt(
+        None,
+        "write report.html and its figures to DIR (classes, splits, IS at infinite N, most and least confident images)",
+        metavar="DIR",
+    )
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 

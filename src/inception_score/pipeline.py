@@ -25,6 +25,7 @@ from .cache import OutputCache
 from .classifier import NOT_COMPARABLE, classifier_input, parse_triple
 from .distributed import World, all_reduce, block, join_world, parse_shard
 from .errors import DeviceError, InputError, OptionsError
+from .gallery import Gallery
 from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
 from .network import INPUT_SIZE, NUM_CLASSES, InceptionOutput, InceptionV3
 from .options import Options
@@ -298,6 +299,7 @@ def _score(
         "named": network is None,
         "batch_size": batch_size,  # recorded, not enforced: another batch size moves results by ~1e-7
     }
+    gallery = Gallery() if options.report else None
     state_path = _state_path(options.state, world)
     position = _resume(state_path, state, provenance, mine) if state_path else mine[0]
 
@@ -323,6 +325,9 @@ def _score(
                 images = prepare(batch.images, device=device)
                 logits = forward(images)
             state.update(logits, batch.indices)
+            if gallery is not None:
+                confidence, classes = torch.softmax(logits.double(), dim=1).max(dim=1)
+                gallery.add(batch.indices, confidence, batch.images, classes.cpu().numpy())
             if exact_forward is not None and batch.indices[0] < options.check_precision:
                 take = int(min(len(logits), options.check_precision - batch.indices[0]))
                 if check_fast is None or check_exact is None:
@@ -370,7 +375,7 @@ def _score(
     for message in fields.pop("diagnostic_warnings"):
         warnings.warn(message, InceptionScoreWarning, stacklevel=3)
     elapsed = time.perf_counter() - start
-    return Result(
+    result = Result(
         **fields,
         num_images=num_images,
         splits=plan.num_splits,
@@ -393,6 +398,46 @@ def _score(
         images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
         warnings=list(warned),
     )
+    if options.report and gallery is not None and (world is None or world.is_main):
+        _write_report(options.report, result, state, gallery, opened, named=network is None)
+    return result
+
+
+def _write_report(
+    directory: str, result: Result, state: ScoreState, gallery: Gallery, opened: list[Source], named: bool
+) -> None:
+    """report.html and its figures (under torchrun, the thumbnails are rank 0's images)."""
+    from .diagnostics import class_names
+    from .html_report import write_report
+    from .score import CONFIDENCE_BINS
+
+    pooled = state.splits.pooled()
+    names = class_names() if named and pooled.num_classes == NUM_CLASSES else None
+    extras: dict[str, Any] = {
+        "marginal": (pooled.sum_p[0] / pooled.count[0]).cpu().tolist(),
+        "confidence_histogram": {
+            "edges": [i / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS + 1)],
+            "counts": [int(c) for c in pooled.confidence_hist[0].cpu().tolist()],
+        },
+        **gallery.entries(lambda i: _label(opened, i), lambda c: names[c] if names else f"class {c}"),
+    }
+    if names:
+        extras["class_names"] = names
+    write_report(directory, result.to_dict(), extras)
+
+
+def _label(sources: list[Source], index: int) -> str:
+    """What to call image ``index`` (global) in a report: its file, member, or position."""
+    offset = 0
+    for source in sources:
+        if index < offset + len(source):
+            local = index - offset
+            if isinstance(source, FolderSource):
+                return source.paths[local]
+            members = getattr(source, "members", None)
+            return f"{source.name}:{members[local][0]}" if members else f"{source.name}[{local}]"
+        offset += len(source)
+    return f"image {index}"
 
 
 def _load_classifier(

@@ -32,6 +32,9 @@ from .protocols import SplitPlan
 __all__ = ["ISAccumulator", "probabilities", "inception_score_from_logits"]
 
 
+CONFIDENCE_BINS = 20  # histogram of top-1 confidence, bins of 0.05
+
+
 class ISAccumulator:
     """Per-split sufficient statistics of the Inception Score, in float64.
 
@@ -52,8 +55,9 @@ class ISAccumulator:
         self.sum_plogp = torch.zeros(num_splits, **zeros)  # S
         self.sum_top1 = torch.zeros(num_splits, **zeros)  # S: sum of max_y p(y|x)
         self.top1_hist = torch.zeros(num_splits, num_classes, **zeros)  # S x C: argmax counts
+        self.confidence_hist = torch.zeros(num_splits, CONFIDENCE_BINS, **zeros)  # S x 20: top-1 p in bins
 
-    FIELDS = ("count", "sum_p", "sum_plogp", "sum_top1", "top1_hist")
+    FIELDS = ("count", "sum_p", "sum_plogp", "sum_top1", "top1_hist", "confidence_hist")
 
     def update(self, logits: Tensor, split_ids: Tensor | np.ndarray) -> None:
         """Add a batch: ``logits`` N x C (any float dtype, any device), ``split_ids`` N ints."""
@@ -70,6 +74,8 @@ class ISAccumulator:
         self.sum_plogp.index_add_(0, ids, plogp)
         self.sum_top1.index_add_(0, ids, top1)
         self.top1_hist.index_put_((ids, argmax), torch.ones_like(top1), accumulate=True)
+        bins = (top1 * CONFIDENCE_BINS).long().clamp_(0, CONFIDENCE_BINS - 1)
+        self.confidence_hist.index_put_((ids, bins), torch.ones_like(top1), accumulate=True)
 
     def merge(self, other: ISAccumulator) -> ISAccumulator:
         """A new accumulator holding both; the shapes must agree."""
