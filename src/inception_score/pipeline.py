@@ -23,11 +23,13 @@ from torch import Tensor, nn
 from ._version import __version__
 from .cache import OutputCache
 from .classifier import NOT_COMPARABLE, classifier_input, parse_triple
+from .diagnostics import class_names
 from .distributed import World, all_reduce, block, join_world, parse_shard
+from .duplicates import FeatureStats, collapse_warning
 from .errors import DeviceError, InputError, OptionsError
 from .gallery import Gallery
 from .inputs import Batch, FolderSource, InceptionScoreWarning, Source, open_sources
-from .network import INPUT_SIZE, NUM_CLASSES, InceptionOutput, InceptionV3
+from .network import FEATURE_DIM, INPUT_SIZE, NUM_CLASSES, InceptionOutput, InceptionV3
 from .options import Options
 from .preprocess import preprocess
 from .protocols import SplitPlan
@@ -262,7 +264,9 @@ def _score(
         num_classes = NUM_CLASSES
     else:
         runner = network
-    forward = _Forward(runner)
+    # The Inception runner gives logits and pool3 side by side (N x (1008 + 2048)); pool3 feeds
+    # the near-duplicate and within-class statistics and the cache.
+    forward = _Forward(runner.outputs if isinstance(runner, Runner) else runner)
     if network is not None:
         with torch.inference_mode():  # a custom classifier: its number of classes, from one probe
             probe = next(iter(opened[0].batches(1, 0, 0, 1))).images if options.classifier else None
@@ -283,7 +287,7 @@ def _score(
         if resolved is None:
             raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
         cache = OutputCache(options.cache, resolved.sha256, options.precision)
-        cached_forward = _Forward(runner.outputs)  # type: ignore[attr-defined]
+    features = FeatureStats(num_classes) if network is None else None
     state = ScoreState(plan, num_classes, device, bootstrap=options.bootstrap, seed=options.seed)
     provenance = {
         "package_version": __version__,
@@ -320,11 +324,14 @@ def _score(
     with bar, torch.inference_mode():
         for batch in iterate_batches(opened, batch_size, num_workers, position, mine[1], device.type == "cuda"):
             if cache is not None:
-                logits, images = _cached_logits(batch.images, cache, cached_forward, device, num_classes, counts)
+                outputs, images = _cached_outputs(batch.images, cache, forward, device, counts)
             else:
                 images = prepare(batch.images, device=device)
-                logits = forward(images)
+                outputs = forward(images)
+            logits = outputs[:, :num_classes]
             state.update(logits, batch.indices)
+            if features is not None:
+                features.add(outputs[:, num_classes:], logits.argmax(dim=1))
             if gallery is not None:
                 confidence, classes = torch.softmax(logits.double(), dim=1).max(dim=1)
                 gallery.add(batch.indices, confidence, batch.images, classes.cpu().numpy())
@@ -372,6 +379,12 @@ def _score(
             "relative_deviation": _relative_deviation(check_exact, check_fast),
         }
     fields = state.fields(named=network is None)
+    if features is not None and (world is None or world.is_main):
+        names = class_names()
+        fields.update(features.fields([c["index"] for c in fields["top_classes"]], names))
+        collapse = collapse_warning(fields, fields["inception_score_mean"])
+        if collapse:
+            fields["diagnostic_warnings"].append(collapse)
     for message in fields.pop("diagnostic_warnings"):
         warnings.warn(message, InceptionScoreWarning, stacklevel=3)
     elapsed = time.perf_counter() - start
@@ -407,7 +420,6 @@ def _write_report(
     directory: str, result: Result, state: ScoreState, gallery: Gallery, opened: list[Source], named: bool
 ) -> None:
     """report.html and its figures (under torchrun, the thumbnails are rank 0's images)."""
-    from .diagnostics import class_names
     from .html_report import write_report
     from .score import CONFIDENCE_BINS
 
@@ -456,19 +468,15 @@ def _load_classifier(
     return model, partial(classifier_input, size=options.classifier_size, mean=mean, std=std)
 
 
-def _cached_logits(
-    images: Tensor | list[Tensor],
-    cache: OutputCache,
-    forward: _Forward,
-    device: torch.device,
-    num_classes: int,
-    counts: dict[str, int],
+def _cached_outputs(
+    images: Tensor | list[Tensor], cache: OutputCache, forward: _Forward, device: torch.device, counts: dict[str, int]
 ) -> tuple[Tensor, Tensor | None]:
-    """Logits of a batch, from the cache where it has them; computes and stores the rest."""
+    """Logits and pool3 of a batch (N x (1008 + 2048)), from the cache where it has them;
+    computes and stores the rest. Also returns the preprocessed images it computed, if any."""
     each = list(images.unbind(0)) if isinstance(images, Tensor) else list(images)
     keys = [cache.key(img) for img in each]
     found = [cache.get(key) for key in keys]
-    logits = torch.empty(len(each), num_classes, dtype=torch.float32)
+    outputs = torch.empty(len(each), NUM_CLASSES + FEATURE_DIM, dtype=torch.float32)
     missing = [i for i, hit in enumerate(found) if hit is None]
     computed = None
     if missing:
@@ -477,14 +485,14 @@ def _cached_logits(
         computed = preprocess(torch.stack(group) if same else group, device)
         both = forward(computed).cpu()  # len(missing) x (1008 + 2048)
         for row, i in enumerate(missing):
-            cache.put(keys[i], both[row, :num_classes].numpy(), both[row, num_classes:].numpy())
-        logits[missing] = both[:, :num_classes]
+            cache.put(keys[i], both[row, :NUM_CLASSES].numpy(), both[row, NUM_CLASSES:].numpy())
+        outputs[missing] = both
     for i, hit in enumerate(found):
         if hit is not None:
-            logits[i] = torch.from_numpy(hit[0])
+            outputs[i] = torch.from_numpy(np.concatenate(hit))
     counts["hits"] += len(each) - len(missing)
     counts["misses"] += len(missing)
-    return logits.to(device), computed
+    return outputs.to(device), computed
 
 
 def _next_batch_start(sources: list[Source], batch_size: int, index: int) -> int:

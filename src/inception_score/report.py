@@ -47,6 +47,12 @@ class Result:
     bootstrap_replicates: int = 0
     is_infinity: float | None = None  # Chong & Forsyth 2020: IS_N extrapolated to 1/N = 0
     is_infinity_fit: dict[str, Any] | None = None
+    near_duplicate_rate: float | None = None  # share of images with a pool3 cosine twin >= threshold
+    near_duplicate_threshold: float | None = None
+    near_duplicate_sample: int | None = None  # images compared (all pairs), the first ones of the run
+    near_duplicate_pairs: list[list[Any]] = field(default_factory=list)  # [index, index, cosine], top 10
+    within_class_spread: list[dict[str, Any]] = field(default_factory=list)  # top classes: 1 - |mean unit f|^2
+    overall_spread: float | None = None  # the same over all images
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
@@ -104,6 +110,15 @@ class Result:
         if self.top_classes:
             top = ", ".join(f"{c['name'].split(',')[0]} {c['probability']:.1%}" for c in self.top_classes[:3])
             lines.append(f"top classes: {top}; {self.num_classes_top1} classes are someone's top-1")
+        if self.near_duplicate_rate is not None:
+            spreads = [s["spread"] for s in self.within_class_spread]
+            spread = (
+                f"; within-class spread of the top classes {min(spreads):.2f}..{max(spreads):.2f}" if spreads else ""
+            )
+            lines.append(
+                f"near-duplicates (pool3 cosine >= {self.near_duplicate_threshold}): {self.near_duplicate_rate:.1%} "
+                f"of {self.near_duplicate_sample} images{spread}"
+            )
         if self.cache_hits is not None:
             lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")
         if self.weights_sha256:

@@ -1,0 +1,78 @@
+"""Gaming and collapse: planted duplicates are found; one image per class is flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import inception_score
+from inception_score.duplicates import FeatureStats, collapse_warning
+
+from .conftest import make_images
+
+
+def test_planted_duplicates_are_found_exactly() -> None:
+    rng = torch.Generator().manual_seed(0)
+    base = torch.randn(40, 64, generator=rng)
+    features = torch.cat([base, base[:10] * 3.0 + 1e-4 * torch.randn(10, 64, generator=rng)])  # 10 twins
+    stats = FeatureStats(num_classes=5)
+    for lo in range(0, 50, 7):  # any batching
+        stats.add(features[lo : lo + 7], torch.arange(lo, min(lo + 7, 50)) % 5)
+    fields = stats.fields(top_classes=[0, 1])
+    assert fields["near_duplicate_rate"] == pytest.approx(20 / 50)
+    assert fields["near_duplicate_sample"] == 50
+    assert sorted(tuple(p[:2]) for p in fields["near_duplicate_pairs"]) == [(i, 40 + i) for i in range(10)]
+
+
+def test_sample_limit_is_respected() -> None:
+    stats = FeatureStats(num_classes=2, limit=30)
+    stats.add(torch.randn(50, 8), torch.zeros(50, dtype=torch.long))
+    assert stats.fields([0])["near_duplicate_sample"] == 30
+
+
+def test_one_image_per_class_is_flagged_as_gaming() -> None:
+    rng = torch.Generator().manual_seed(1)
+    prototypes = torch.randn(10, 32, generator=rng)
+    stats = FeatureStats(num_classes=10)
+    classes = torch.arange(200) % 10
+    stats.add(prototypes[classes] + 1e-3 * torch.randn(200, 32, generator=rng), classes)
+    fields = stats.fields(top_classes=list(range(10)))
+    assert all(s["spread"] < 0.01 for s in fields["within_class_spread"])
+    assert "games the score" in collapse_warning(fields, score=9.5)
+
+    varied = FeatureStats(num_classes=10)
+    varied.add(torch.randn(200, 32, generator=rng), classes)
+    fields = varied.fields(top_classes=list(range(10)))
+    assert all(s["spread"] > 0.5 for s in fields["within_class_spread"])
+    assert collapse_warning(fields, score=9.5) is None
+
+
+def test_repeated_images_through_the_network(tmp_path: Path, checkpoint_path: Path) -> None:
+    images = make_images(4, (32, 32), seed=140)
+    repeated = np.concatenate([images, images[:2]])  # 2 duplicated images -> 4 of 6 have a twin
+    result = inception_score.compute(repeated, weights=str(checkpoint_path), splits=1, progress=False, bootstrap=0)
+    assert result.near_duplicate_rate == pytest.approx(4 / 6)
+    assert sorted(p[:2] for p in result.near_duplicate_pairs) == [[0, 4], [1, 5]]
+    assert "near-duplicates (pool3 cosine >= 0.98): 66.7% of 6 images" in result.summary()
+
+
+def test_report_from_a_small_folder(tmp_path: Path, checkpoint_path: Path) -> None:
+    from PIL import Image
+
+    from .conftest import write_images
+
+    write_images(tmp_path / "imgs", make_images(12, (32, 32), seed=141))
+    result = inception_score.compute(
+        tmp_path / "imgs", weights=str(checkpoint_path), splits=3, progress=False, report=str(tmp_path / "report")
+    )
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert f"{result.mean:.4f}" in html and "data:image/png;base64," in html
+    assert "img_00000.png" in html or "img_0" in html  # the thumbnails name their files
+    pngs = sorted((tmp_path / "report").glob("*.png"))
+    assert len(pngs) == 6
+    for png in pngs:
+        with Image.open(png) as figure:
+            assert figure.width >= 400
