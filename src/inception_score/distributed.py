@@ -26,7 +26,7 @@ import torch
 
 from .errors import OptionsError
 
-__all__ = ["World", "block", "parse_shard", "join_world", "all_reduce"]
+__all__ = ["World", "block", "parse_shard", "join_world", "all_reduce", "agree_min"]
 
 
 def block(num_images: int, index: int, count: int, start: int = 0) -> tuple[int, int]:
@@ -82,3 +82,14 @@ def all_reduce(tensors: list[torch.Tensor], device: torch.device) -> None:
     for t in tensors:
         t.copy_(flat[offset : offset + t.numel()].view_as(t).to(t.device))
         offset += t.numel()
+
+
+def agree_min(value: int, device: torch.device) -> int:
+    """The smallest ``value`` over all ranks (e.g. the batch size: every rank must cut the images
+    into the same blocks, and an automatic batch size depends on each GPU's free memory)."""
+    import torch.distributed as dist
+
+    where = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([value], dtype=torch.int64, device=where)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())

@@ -24,7 +24,7 @@ from ._version import __version__
 from .cache import OutputCache
 from .classifier import NOT_COMPARABLE, classifier_input, parse_triple
 from .diagnostics import class_names
-from .distributed import World, all_reduce, block, join_world, parse_shard
+from .distributed import World, agree_min, all_reduce, block, join_world, parse_shard
 from .duplicates import FeatureStats, collapse_warning
 from .errors import DeviceError, InputError, OptionsError
 from .gallery import Gallery
@@ -236,6 +236,8 @@ def _score(
     if world is not None and device.type == "cuda" and options.device in ("auto", "cuda"):
         device = torch.device("cuda", world.local_rank)
     batch_size = options.batch_size or auto_batch_size(device, options.precision)
+    if world is not None:
+        batch_size = agree_min(batch_size, device)  # the blocks below must be the same on every rank
 
     # Which images this process scores: a shard of a scheduler's job, a block of a torchrun rank.
     # Boundaries snap to the batch grid, so that every image meets the same batch companions as
