@@ -7,10 +7,10 @@ One call for the common case::
     >>> result.mean, result.std                                  # doctest: +SKIP
     (9.4213, 0.1176)
 
-``source`` is a folder, an image file, an ADM ``.npz``/``.npy``, a numpy array or torch tensor
-of images, or a list of these (concatenated in order). Options are the fields of
-:class:`Options` (the same as the command-line flags): ``splits``, ``protocol``, ``weights``,
-``device``, ``batch_size``, ``num_workers``, ``recursive``, ``progress``.
+``source`` is a folder, an image file, an ADM ``.npz``/``.npy``, a tar/zip archive, a glob
+pattern, an ``@list.txt``, a numpy array or torch tensor of images, a sample function (with
+``num_samples``), or a list of these (concatenated in order). Options are the fields of
+:class:`Options`, the same as the command-line flags (``batch_size`` is ``--batch-size``).
 
 The building blocks are public: :class:`InceptionV3` (the network), :func:`preprocess` (TF1
 resize and scaling), :class:`ISAccumulator` and :class:`SplitPlan` (the mathematics and the
@@ -25,7 +25,7 @@ from ._version import __version__
 from .errors import DeviceError, InceptionScoreError, InputError, OptionsError, WeightsError
 from .options import Options
 from .protocols import PROTOCOLS, SplitPlan
-from .report import Result
+from .report import Result, ShardSummary
 
 if TYPE_CHECKING:  # the torch-heavy modules load on first use (keeps `--help` fast)
     from torch import nn
@@ -42,6 +42,7 @@ __all__ = [
     "compute",
     "Options",
     "Result",
+    "ShardSummary",
     "PROTOCOLS",
     "SplitPlan",
     "ISAccumulator",
@@ -87,7 +88,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compute(source: Any, options: Options | None = None, *, network: nn.Module | None = None, **kwargs: Any) -> Result:
+def compute(
+    source: Any, options: Options | None = None, *, network: nn.Module | None = None, **kwargs: Any
+) -> Result | ShardSummary:
     """Compute the Inception Score of ``source``.
 
     Args:
@@ -99,8 +102,9 @@ def compute(source: Any, options: Options | None = None, *, network: nn.Module |
             N x 3 x 299 x 299 batch, returns logits); its score is not the standard IS.
 
     Returns:
-        :class:`Result` with ``.mean``, ``.std``, ``.split_scores``, ``.num_images`` and the
-        provenance (weights sha256, protocol, versions).
+        :class:`Result` with ``.mean``, ``.std``, ``.split_scores``, ``.num_images``, the
+        statistics (sharpness, diversity, ci95, is_infinity, ...) and the provenance (weights
+        sha256, protocol, versions); a :class:`ShardSummary` for ``shard=`` runs.
 
     Example:
         >>> import numpy as np
