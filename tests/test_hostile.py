@@ -210,3 +210,26 @@ def test_debug_shows_the_traceback(tmp_path: Path, capsys) -> None:
     (tmp_path / "e").mkdir()
     with pytest.raises(InputError):
         main([str(tmp_path / "e"), "--debug"])
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1", "I;16"])
+@pytest.mark.parametrize("interlace", [False, True])
+def test_fast_png_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: str, interlace: bool) -> None:
+    pytest.importorskip("pyspng")
+    base = Image.fromarray(make_images(1, (37, 53), seed=7)[0])
+    image = (
+        Image.fromarray(np.arange(37 * 53, dtype=np.uint16).reshape(37, 53) * 30)
+        if mode == "I;16"
+        else base.convert(mode)
+    )
+    path = tmp_path / "x.png"
+    image.save(path, optimize=False, interlace=interlace)
+    got, _ = decode_image(path)
+    from inception_score.files import _png_fast
+
+    used = _png_fast(path.read_bytes()) is not None
+    assert used == (mode in ("RGB", "RGBA", "L") and not interlace)  # the rest goes to Pillow
+    if mode == "I;16":
+        return  # scaled, tested above
+    expected = np.asarray(Image.open(path).convert("RGB"))
+    assert torch.equal(got, torch.from_numpy(expected).permute(2, 0, 1))
