@@ -95,3 +95,16 @@ def test_worker_processes_give_the_same_result_as_one_process(png_folder: Path, 
     one = inception_score.compute(png_folder, network=stand_in, splits=4, num_workers=0, batch_size=8, progress=False)
     two = inception_score.compute(png_folder, network=stand_in, splits=4, num_workers=2, batch_size=8, progress=False)
     assert two.split_scores == one.split_scores  # bit-identical
+
+
+def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torch.Tensor, monkeypatch) -> None:
+    runner = Runner(net, CPU, "fast", fast_dtype=torch.float32, batch_size=6)
+    shapes: list[int] = []
+    inner = runner.features
+    runner.compiled = True  # exercise the padding without paying a compilation
+    runner.features = lambda x: (shapes.append(len(x)), inner(x))[1]
+    with torch.inference_mode():
+        padded = runner(batch[:16])
+        plain = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch[:16])
+    assert shapes == [6, 6, 6]  # 16 images as 6 + 6 + 4 padded to 6
+    assert (padded - plain).abs().max() <= 1e-4 * plain.abs().max()

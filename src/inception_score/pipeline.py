@@ -260,7 +260,9 @@ def _score(
         network, prepare = _load_classifier(options, opened, device)
     if network is None:
         net, resolved = load_network(options.weights, device, progress=options.progress)
-        runner: Callable[[Tensor], Any] = Runner(net, device, options.precision, compile=options.compile)
+        runner: Callable[[Tensor], Any] = Runner(
+            net, device, options.precision, compile=options.compile, batch_size=batch_size
+        )
         if options.check_precision:
             exact_runner = Runner(net, device, "exact")
         num_classes = NUM_CLASSES

@@ -94,6 +94,7 @@ class Runner:
         precision: str = "exact",
         compile: bool = False,
         fast_dtype: torch.dtype = torch.bfloat16,
+        batch_size: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
@@ -108,14 +109,33 @@ class Runner:
             self.memory_format = torch.channels_last
             self.net = fold_batch_norm(net).to(device).eval().to(self.dtype).to(memory_format=self.memory_format)
         self.features = self.net.features
+        # compiled: every batch is padded to this size (default: the first batch's), one graph
+        self.padded_batch: int | None = batch_size
         if compile:
-            self.features = torch.compile(self.net.features)
+            self.features = torch.compile(self.net.features, dynamic=False)
 
     def __call__(self, images: Tensor) -> Tensor:
         return self.outputs(images)[:, : self.fc_weight.shape[0]]
 
     def outputs(self, images: Tensor) -> Tensor:
         """Logits without bias and pool3 side by side: N x (1008 + 2048) float32."""
+        n = len(images)
+        if self.compiled:
+            # One graph for one shape: a smaller batch (the last one) is padded with zeros, and a
+            # larger one is cut, rather than paying another compilation (tens of seconds).
+            self.padded_batch = self.padded_batch or n
+            if n != self.padded_batch:
+                parts = [self._padded(images[i : i + self.padded_batch]) for i in range(0, n, self.padded_batch)]
+                return torch.cat(parts)[:n]
+        return self._outputs(images)
+
+    def _padded(self, images: Tensor) -> Tensor:
+        pad = self.padded_batch - len(images)  # type: ignore[operator]
+        if pad > 0:
+            images = torch.cat([images, images.new_zeros(pad, *images.shape[1:])])
+        return self._outputs(images)[: len(images) - pad]
+
+    def _outputs(self, images: Tensor) -> Tensor:
         x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
         with ieee_fp32(self.device) if self.precision == "exact" else contextlib.nullcontext():
             if self.compiled and self.device.type == "cpu":
