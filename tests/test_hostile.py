@@ -192,8 +192,8 @@ def test_cli_fail_and_skip_on_a_broken_corpus(tmp_path: Path, checkpoint_path: P
     out, err = capsys.readouterr()
     errors = [line for line in err.splitlines() if line.startswith("inception-score: error: ")]
     assert code == 3 and out == "" and len(errors) == 1 and "Traceback" not in err
-    # metadata is checked for every file before any work; zero-byte.png is the first it rules out
-    assert errors[0].endswith("zero-byte.png: empty file (0 bytes)")
+    # metadata and headers are checked for every file, in order, before any work
+    assert "bomb.png: refused: more than 178,956,970 pixels" in errors[0]
 
     code = main(
         [str(folder), "--weights", str(checkpoint_path), "--splits", "2", "--quiet", "--on-error", "skip", "--json"]
@@ -204,6 +204,21 @@ def test_cli_fail_and_skip_on_a_broken_corpus(tmp_path: Path, checkpoint_path: P
     assert payload["num_images"] == 4 and payload["num_skipped"] == len(BAD_FILES) + 1
     assert {Path(s["path"]).name for s in payload["skipped"]} >= set(BAD_FILES)
     assert err.count("inception-score: warning: skipped ") == len(BAD_FILES) + 2  # each file, then the total
+
+
+def test_fail_mode_stops_before_any_scoring(tmp_path: Path, stand_in) -> None:
+    paths = write_images(tmp_path / "f", make_images(6, (16, 16)))
+    paths[5].write_text("not an image at all")  # the last file: found before the first batch runs
+    calls: list[int] = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(len(x))
+            return stand_in(x)
+
+    with pytest.raises(InputError, match="img_00005.png: not an image Pillow can read"):
+        inception_score.compute(tmp_path / "f", network=Counting(), splits=1, progress=False, batch_size=2)
+    assert calls == []  # refused before the network ran at all
 
 
 def test_debug_shows_the_traceback(tmp_path: Path, capsys) -> None:

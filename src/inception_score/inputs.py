@@ -50,7 +50,7 @@ import torch
 from torch import Tensor
 
 from .errors import InputError
-from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_file, decode_image, list_images
+from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_header, decode_image, list_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -128,6 +128,19 @@ class _DecodeDataset(torch.utils.data.Dataset):
             return i, None, str(exc), []
 
 
+class _HeaderDataset(torch.utils.data.Dataset):
+    """Index -> (index, why the file cannot be an image, or None)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, str | None]:
+        return i, check_header(self.paths[i])
+
+
 def _collate(items: list[Any]) -> list[Any]:
     return items
 
@@ -175,12 +188,16 @@ class FolderSource(Source):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def first_problem(self) -> str | None:
-        """The first file that cannot be an image judging by its metadata (cheap: one stat each)."""
-        for path in self.paths:
-            problem = check_file(path)
-            if problem:
-                return f"{path}: {problem}"
+    def first_problem(self, num_workers: int = 0) -> str | None:
+        """The first file, in order, that cannot be an image judging by its metadata and header
+        (cheap: a stat and a header read each, in ``num_workers`` processes)."""
+        loader = torch.utils.data.DataLoader(
+            _HeaderDataset(self.paths), batch_size=256, num_workers=num_workers, collate_fn=_collate
+        )
+        for problems in loader:
+            for i, problem in problems:
+                if problem:
+                    return f"{self.paths[i]}: {problem}"
         return None
 
     def drop_unreadable(self, num_workers: int = 0) -> list[tuple[str, str]]:

@@ -141,17 +141,18 @@ class _Forward:
 
 
 def _screen_files(opened: list[Source], options: Options, device: torch.device) -> list[tuple[str, str]]:
-    """fail: refuse the first file that cannot be an image by its metadata, before any work
-    (a file that fails to decode later still stops the run with its name). skip: decode every
-    file once and drop the bad ones, so that N and the splits are known before scoring."""
+    """fail: refuse the first file that cannot be an image by its metadata or header, before any
+    work (truncated pixel data is found only when decoding: it then stops the run with the file's
+    name). skip: decode every file once and drop the bad ones, so that N and the splits are known
+    before scoring."""
     folders = [s for s in opened if isinstance(s, FolderSource)]
+    workers = options.num_workers if options.num_workers is not None else min(16, len(os.sched_getaffinity(0)))
     if options.on_error == "fail":
         for folder in folders:
-            problem = folder.first_problem()
+            problem = folder.first_problem(workers if device.type == "cuda" else 0)
             if problem:
                 raise InputError(problem)
         return []
-    workers = options.num_workers if options.num_workers is not None else min(16, len(os.sched_getaffinity(0)))
     skipped: list[tuple[str, str]] = []
     for folder in folders:
         total = len(folder)
