@@ -59,12 +59,12 @@ class FeatureStats:
         if room > 0:
             self.kept.append(unit[:room].half())  # stays on the device: compared there at the end
             self.num_kept += min(room, len(unit))
-        unit = unit.cpu()
-        if self.class_sum is None:
-            self.class_sum = torch.zeros(self.num_classes, unit.shape[1], dtype=torch.float64)
-        ids = classes.detach().cpu().long()
+        if self.class_sum is None:  # on the device too: no copy to the host per batch
+            self.class_sum = torch.zeros(self.num_classes, unit.shape[1], dtype=torch.float64, device=unit.device)
+            self.class_count = self.class_count.to(unit.device)
+        ids = classes.detach().to(unit.device).long()
         self.class_sum.index_add_(0, ids, unit.double())
-        self.class_count.index_add_(0, ids, torch.ones(len(ids), dtype=torch.float64))
+        self.class_count.index_add_(0, ids, torch.ones(len(ids), dtype=torch.float64, device=unit.device))
 
     def _duplicates(self, block: int = 2048) -> tuple[float, list[list[Any]]]:
         if self.num_kept < 2:
@@ -89,18 +89,19 @@ class FeatureStats:
 
     def fields(self, top_classes: list[int], names: list[str] | None = None) -> dict[str, Any]:
         rate, pairs = self._duplicates()
+        class_sum, class_count = (t.cpu() if t is not None else None for t in (self.class_sum, self.class_count))
         spreads = []
         for c in top_classes:
-            count = float(self.class_count[c])
-            if count >= 2 and self.class_sum is not None:
-                mean = self.class_sum[c] / count
+            count = float(class_count[c])
+            if count >= 2 and class_sum is not None:
+                mean = class_sum[c] / count
                 spread = float(1.0 - mean.dot(mean))
                 spreads.append(
                     {"index": c, "name": names[c] if names else str(c), "count": int(count), "spread": spread}
                 )
         overall = None
-        if self.class_sum is not None and float(self.class_count.sum()) >= 2:
-            mean_all = self.class_sum.sum(0) / self.class_count.sum()
+        if class_sum is not None and float(class_count.sum()) >= 2:
+            mean_all = class_sum.sum(0) / class_count.sum()
             overall = float(1.0 - mean_all.dot(mean_all))
         return {
             "overall_spread": overall,
