@@ -48,7 +48,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -61,13 +60,13 @@ from torch import Tensor
 from ._version import __version__
 from .errors import InputError, OptionsError
 from .generators import check_image_range, images_to_uint8
-from .network import InceptionOutput, InceptionV3
+from .network import NUM_CLASSES, InceptionOutput, InceptionV3
 from .options import PRECISIONS
 from .pipeline import load_network, resolve_device
 from .preprocess import preprocess
 from .protocols import SplitPlan, get_protocol
 from .report import Result
-from .runtime import Runner, ieee_fp32
+from .runtime import Runner
 from .score import ISAccumulator, probabilities
 
 __all__ = ["InceptionScore", "TORCHMETRICS"]
@@ -151,14 +150,9 @@ def _cat(value: Tensor | list[Tensor], columns: int, dtype: torch.dtype) -> Tens
 
 
 def _inception_outputs(runner: Runner, bias: Tensor, images: Tensor) -> InceptionOutput:
-    """What ``runner(images)`` computes, keeping pool3 and adding the biased logits (for FID).
-
-    The same steps as ``Runner.__call__`` (compilation aside, which the metric does not offer).
-    """
-    x = images.to(runner.device, runner.dtype).contiguous(memory_format=runner.memory_format)
-    with ieee_fp32(runner.device) if runner.precision == "exact" else contextlib.nullcontext():
-        pool3 = runner.features(x).float()  # N x 2048
-    unbiased = pool3.mm(runner.fc_weight.T)  # N x 1008, what IS uses
+    """The runner's logits and pool3 (one pass), plus the biased logits (for FID)."""
+    both = runner.outputs(images)  # N x (1008 + 2048)
+    unbiased, pool3 = both[:, :NUM_CLASSES], both[:, NUM_CLASSES:]
     return InceptionOutput(unbiased, unbiased + bias.to(unbiased.device), pool3)
 
 
