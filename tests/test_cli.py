@@ -110,3 +110,19 @@ def test_python_dash_m_and_console_script(small_folder: Path, checkpoint_path: P
     assert payload["weights_source"] == "environment" and payload["splits"] == 3
     helped = subprocess.run([sys.executable, "-m", "inception_score", "--help"], capture_output=True, text=True)
     assert "--protocol {torch-fidelity,original,adm}" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--image-range", "1,0"], "image_range: got '1,0', expected lo < hi"),
+        (["--image-range", "a,b"], "image_range: got 'a,b', expected two numbers lo,hi"),
+        (["--state-interval", "-1"], "state_interval: got -1.0, expected a number of seconds >= 0"),
+        (["--shard", "1/2"], "shard: 1/2 needs --save-stats PATH"),
+        (["--shard", "x", "--save-stats", "s.pt"], "shard: got 'x', expected i/K"),
+        (["--check-precision", "5"], "check_precision: got 5, but it compares fast with exact"),
+    ],
+)
+def test_option_errors_are_one_line(args, expected, small_folder: Path, capsys) -> None:
+    code, out, err = run_cli([small_folder, *args], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and expected in err, err

@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             parser.add_argument(flag, action="store_true", help=meta["help"])
             continue
-        kind = int if "int" in str(f.type) else float if "float" in str(f.type) else str
+        first = str(f.type).split("|")[0].strip()  # "int | None" -> int; "str | tuple[...]" -> str
+        kind = {"int": int, "float": float}.get(first, str)
         parser.add_argument(flag, type=kind, default=f.default, **meta)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
