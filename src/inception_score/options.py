@@ -76,7 +76,8 @@ class Options:
     )
     image_range: str | tuple[float, float] | None = _opt(
         None,
-        "value range of a generator's float images: 0,1 (default), 0,255, or -1,1 (write --image-range=-1,1); floats are rounded to uint8",
+        "value range of a generator's float images: 0,1 (default), 0,255, or -1,1 "
+        "(write --image-range=-1,1); floats are rounded to uint8",
         metavar="LO,HI",
     )
     classifier: str | None = _opt(
