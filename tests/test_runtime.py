@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,28 @@ def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torc
         plain = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch[:16])
     assert shapes == [6, 6, 6]  # 16 images as 6 + 6 + 4 padded to 6
     assert (padded - plain).abs().max() <= 1e-4 * plain.abs().max()
+
+
+def test_a_second_call_reuses_the_network_until_the_weights_change(tmp_path: Path, monkeypatch) -> None:
+    from inception_score import pipeline
+
+    from .conftest import build_confident_checkpoint
+
+    weights_file = tmp_path / "weights.pt"
+    torch.save(build_confident_checkpoint(seed=0), weights_file)
+    images = make_images(6, (32, 32), seed=5)
+    monkeypatch.setattr(pipeline, "_KEPT_RUNNER", {})  # nothing kept from earlier tests
+    loads: list[str] = []
+    real_load = pipeline.load_network
+    monkeypatch.setattr(pipeline, "load_network", lambda *a, **k: (loads.append("load"), real_load(*a, **k))[1])
+
+    def score() -> float:
+        return inception_score.compute(images, weights=str(weights_file), splits=1, progress=False).mean
+
+    first = score()
+    assert score() == first and loads == ["load"]  # the second call loaded nothing
+
+    # The same file rewritten in place (same inode, same size) with other weights: a new network.
+    torch.save(build_confident_checkpoint(seed=1), weights_file)
+    os.utime(weights_file, ns=(time.time_ns(), time.time_ns() + 10**9))  # mtime surely differs
+    assert score() != first and loads == ["load", "load"]

@@ -622,3 +622,12 @@ def test_load_missing_and_directory(tmp_path: Path) -> None:
         load_state_dict(tmp_path / "missing.pth")
     with pytest.raises(WeightsError, match="not a file"):
         load_state_dict(tmp_path)
+
+
+def test_sha256_file_notices_a_file_rewritten_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "w.pt"
+    path.write_bytes(b"a" * 100)
+    assert sha256_file(path) == hashlib.sha256(b"a" * 100).hexdigest()
+    path.write_bytes(b"b" * 100)  # same inode, same size
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert sha256_file(path) == hashlib.sha256(b"b" * 100).hexdigest()

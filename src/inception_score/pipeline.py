@@ -76,6 +76,25 @@ def load_network(
     return net.eval().requires_grad_(False).to(device), resolved
 
 
+def _runner(options: Options, device: torch.device, batch_size: int) -> tuple[ResolvedWeights, Runner]:
+    """The network for ``options``, kept from the previous call when it asked for the same one.
+
+    A training loop that scores every few thousand steps would otherwise load 95 MB, fold batch
+    norm and (with ``compile``) recompile at every call; one runner is kept, so the memory held
+    between calls is one network's.
+    """
+    resolved = locate_weights(options.weights, progress=options.progress)
+    key = (resolved.sha256, str(device), options.precision, options.compile, batch_size if options.compile else None)
+    if _KEPT_RUNNER.get(key) is None:
+        _KEPT_RUNNER.clear()
+        net, _ = load_network(resolved.path, device, progress=options.progress)
+        _KEPT_RUNNER[key] = Runner(net, device, options.precision, compile=options.compile, batch_size=batch_size)
+    return resolved, _KEPT_RUNNER[key]
+
+
+_KEPT_RUNNER: dict[tuple[Any, ...], Runner] = {}
+
+
 def auto_batch_size(device: torch.device, precision: str) -> int:
     """64 on CPU (larger batches are no faster there); on CUDA, what free memory allows, <= 500."""
     if device.type != "cuda":
@@ -260,12 +279,10 @@ def _score(
     if options.classifier:
         network, prepare = _load_classifier(options, opened, device)
     if network is None:
-        net, resolved = load_network(options.weights, device, progress=options.progress)
-        runner: Callable[[Tensor], Any] = Runner(
-            net, device, options.precision, compile=options.compile, batch_size=batch_size
-        )
+        resolved, built = _runner(options, device, batch_size)
+        runner: Callable[[Tensor], Any] = built
         if options.check_precision:
-            exact_runner = Runner(net, device, "exact")
+            exact_runner = Runner(built.source, device, "exact")
         num_classes = NUM_CLASSES
     else:
         runner = network

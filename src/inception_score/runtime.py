@@ -99,6 +99,7 @@ class Runner:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
         self.device, self.precision, self.compiled = device, precision, compile
+        self.source = net  # the network as given (fp32, batch norm unfolded): what exact runs
         self.fc_weight = net.fc.weight.detach().float().to(device)  # 1008 x 2048
         if precision == "exact":
             self.net = net.to(device).eval()
