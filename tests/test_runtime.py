@@ -112,13 +112,14 @@ def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torc
     assert (padded - plain).abs().max() <= 1e-4 * plain.abs().max()
 
 
-def test_a_second_call_reuses_the_network_until_the_weights_change(tmp_path: Path, monkeypatch) -> None:
+def test_a_second_call_reuses_the_network_until_the_weights_change(
+    checkpoint_path: Path, tmp_path: Path, monkeypatch
+) -> None:
     from inception_score import pipeline
 
-    from .conftest import build_confident_checkpoint
-
     weights_file = tmp_path / "weights.pt"
-    torch.save(build_confident_checkpoint(seed=0), weights_file)
+    state = load_state_dict(checkpoint_path)
+    torch.save(state, weights_file)
     images = make_images(6, (32, 32), seed=5)
     monkeypatch.setattr(pipeline, "_KEPT_RUNNER", {})  # nothing kept from earlier tests
     loads: list[str] = []
@@ -132,6 +133,6 @@ def test_a_second_call_reuses_the_network_until_the_weights_change(tmp_path: Pat
     assert score() == first and loads == ["load"]  # the second call loaded nothing
 
     # The same file rewritten in place (same inode, same size) with other weights: a new network.
-    torch.save(build_confident_checkpoint(seed=1), weights_file)
+    torch.save({**state, "fc.weight": state["fc.weight"].roll(1, dims=1)}, weights_file)
     os.utime(weights_file, ns=(time.time_ns(), time.time_ns() + 10**9))  # mtime surely differs
     assert score() != first and loads == ["load", "load"]
