@@ -247,3 +247,38 @@ def test_fast_png_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: st
         return  # scaled, tested above
     expected = np.asarray(Image.open(path).convert("RGB"))
     assert torch.equal(got, torch.from_numpy(expected).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize(
+    ("mode", "save", "fast"),
+    [
+        ("RGB", {}, True),
+        ("RGB", {"subsampling": 0}, True),
+        ("RGB", {"progressive": True}, True),
+        ("L", {}, True),
+        ("CMYK", {}, False),  # Pillow's CMYK conversion differs from libjpeg-turbo's: Pillow decodes
+    ],
+)
+def test_fast_jpeg_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: str, save: dict, fast: bool) -> None:
+    pytest.importorskip("simplejpeg")
+    from inception_score.files import _jpeg_fast
+
+    path = tmp_path / "x.jpg"
+    Image.fromarray(make_images(1, (37, 53), seed=7)[0]).convert(mode).save(path, quality=90, **save)
+    assert (_jpeg_fast(path.read_bytes()) is not None) == fast
+    got, _ = decode_image(path)
+    expected = np.asarray(Image.open(path).convert("RGB"))
+    assert torch.equal(got, torch.from_numpy(expected).permute(2, 0, 1))
+
+
+def test_fast_jpeg_decoder_refuses_a_truncated_file(tmp_path: Path) -> None:
+    pytest.importorskip("simplejpeg")
+    from inception_score.files import _jpeg_fast
+
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(make_images(1, (64, 64), seed=3)[0]).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert _jpeg_fast(path.read_bytes()) is None  # libjpeg's "premature end" is an error, not gray fill
+    with pytest.raises(InputError, match=r"cut\.jpg: truncated"):
+        decode_image(path)
