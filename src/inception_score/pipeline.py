@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -191,11 +192,6 @@ def _screen_files(opened: list[Source], options: Options, device: torch.device) 
     return skipped
 
 
-def _relative_deviation(a: ISAccumulator, b: ISAccumulator) -> float:
-    x, y = float(a.split_scores()[0]), float(b.split_scores()[0])
-    return abs(y - x) / x
-
-
 def score_sources(
     sources: Any,
     options: Options | None = None,
@@ -233,25 +229,167 @@ def _recording_warnings() -> Iterator[list[str]]:
 def _score(
     sources: Any, options: Options, network: nn.Module | None, device: torch.device, start: float, warned: list[str]
 ) -> Result | ShardSummary:
-    if options.generator:
-        from .generators import generator_source, load_generator
-
-        extra: dict[str, Any] = {"latents": options.latents, "seed": options.seed}
-        loaded = load_generator(options.generator)
-        if isinstance(loaded, nn.Module):
-            extra.update({"z_dim": options.z_dim} if options.z_dim else {})
-        else:
-            extra = {}
-        if options.parsed_image_range():
-            extra["image_range"] = options.parsed_image_range()
-        sources = [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
     opened = open_sources(
-        sources, recursive=options.recursive, num_samples=options.num_samples, image_range=options.parsed_image_range()
+        _with_generator(sources, options),
+        recursive=options.recursive,
+        num_samples=options.num_samples,
+        image_range=options.parsed_image_range(),
     )
     skipped = _screen_files(opened, options, device)
     num_images = sum(len(s) for s in opened)
     plan = SplitPlan(options.protocol, num_images, options.splits)
+    work = _assign_work(opened, options, device, num_images)
+    model = _build_model(options, opened, network, work)
+    device = work.device
 
+    cache: OutputCache | None = None
+    counts = {"hits": 0, "misses": 0}
+    if options.cache:
+        if model.resolved is None:
+            raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
+        cache = OutputCache(options.cache, model.resolved.sha256, options.precision)
+    features = FeatureStats(model.num_classes) if model.named else None
+    state = ScoreState(plan, model.num_classes, device, bootstrap=options.bootstrap, seed=options.seed)
+    provenance = _provenance(options, plan, model, num_images, work.batch_size)
+    gallery = Gallery() if options.report else None
+    check = None if model.exact is None else _PrecisionCheck(options.check_precision, model.exact, model.num_classes)
+    state_path = _state_path(options.state, work.world)
+    mine = work.mine
+    span = {"start": mine[0], "stop": mine[1]}  # a state file covers this process's images
+    position = _resume(state_path, state, provenance, mine) if state_path else mine[0]
+    num_workers = options.num_workers
+    if num_workers is None:
+        # On CPU the network needs every core and decoding is < 1% of the time; on GPU decoding
+        # is the bottleneck, so decode on every core the host has (up to 16).
+        num_workers = 0 if device.type == "cpu" else min(16, len(os.sched_getaffinity(0)))
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=mine[1] - mine[0],
+        initial=position - mine[0],
+        unit="img",
+        file=sys.stderr,
+        disable=not (options.progress and work.is_main),
+        dynamic_ncols=True,
+    )
+    last_save = time.monotonic()
+    with bar, torch.inference_mode():
+        for batch in iterate_batches(opened, work.batch_size, num_workers, position, mine[1], device.type == "cuda"):
+            if cache is not None:
+                outputs, images = _cached_outputs(batch.images, cache, model.forward, device, counts)
+            else:
+                images = model.prepare(batch.images, device=device)
+                outputs = model.forward(images)
+            logits = outputs[:, : model.num_classes]
+            state.update(logits, batch.indices)
+            if features is not None:
+                features.add(outputs[:, model.num_classes :], logits.argmax(dim=1))
+            if gallery is not None:
+                confidence, classes = torch.softmax(logits.double(), dim=1).max(dim=1)
+                gallery.add(batch.indices, confidence, batch.images, classes.cpu().numpy())
+            if check is not None:
+                check.add(logits, images, int(batch.indices[0]))
+            position = int(batch.indices[-1]) + 1
+            bar.update(len(batch.indices))
+            if state_path and time.monotonic() - last_save >= options.state_interval:
+                save_stats(state_path, {**provenance, **span, "next": position}, state.state_dict())
+                last_save = time.monotonic()
+    if position != mine[1]:
+        raise InputError(f"expected images {mine[0]}..{mine[1] - 1} from the sources, read up to {position - 1}")
+    if state_path:
+        save_stats(state_path, {**provenance, **span, "next": position}, state.state_dict())
+    if work.world is not None:
+        all_reduce(list(state.tensors().values()), device)
+    if options.save_stats and work.is_main:
+        shard_span = {"start": work.shard[0], "stop": work.shard[1]}  # a stats file covers the shard's
+        save_stats(options.save_stats, {**provenance, **shard_span}, state.state_dict())
+    if options.shard:
+        return ShardSummary(
+            shard=options.shard,
+            start=work.shard[0],
+            stop=work.shard[1],
+            stats_file=str(options.save_stats),
+            num_images=num_images,
+            num_skipped=len(skipped),
+            skipped=[{"path": p, "reason": r} for p, r in skipped],
+            package_version=__version__,
+            elapsed_s=time.perf_counter() - start,
+        )
+
+    fields = state.fields(named=model.named)
+    if features is not None and work.is_main:
+        names = class_names()
+        fields.update(features.fields([c["index"] for c in fields["top_classes"]], names))
+        collapse = collapse_warning(fields, fields["inception_score_mean"])
+        if collapse:
+            fields["diagnostic_warnings"].append(collapse)
+    for message in fields.pop("diagnostic_warnings"):
+        warnings.warn(message, InceptionScoreWarning, stacklevel=3)
+    elapsed = time.perf_counter() - start
+    resolved = model.resolved
+    result = Result(
+        **fields,
+        num_images=num_images,
+        splits=plan.num_splits,
+        protocol=options.protocol,
+        weights_sha256=resolved.sha256 if resolved else None,
+        weights_path=str(resolved.path) if resolved else None,
+        weights_source=resolved.source if resolved else f"custom classifier {options.classifier or ''}".rstrip(),
+        precision=options.precision if resolved else "custom network",
+        precision_check=check.fields() if check else None,
+        package_version=__version__,
+        torch_version=torch.__version__,
+        device=str(device),
+        batch_size=work.batch_size,
+        sources=[s.name for s in opened],
+        num_skipped=len(skipped),
+        skipped=[{"path": p, "reason": r} for p, r in skipped],
+        cache_hits=counts["hits"] if cache else None,
+        cache_misses=counts["misses"] if cache else None,
+        elapsed_s=elapsed,
+        images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
+        warnings=list(warned),
+    )
+    if options.report and gallery is not None and work.is_main:
+        _write_report(options.report, result, state, gallery, opened, named=model.named)
+    return result
+
+
+def _with_generator(sources: Any, options: Options) -> Any:
+    """The sources, plus ``--generator``'s samples as one more source when it is given."""
+    if not options.generator:
+        return sources
+    from .generators import generator_source, load_generator
+
+    extra: dict[str, Any] = {"latents": options.latents, "seed": options.seed}
+    loaded = load_generator(options.generator)
+    if isinstance(loaded, nn.Module):
+        extra.update({"z_dim": options.z_dim} if options.z_dim else {})
+    else:
+        extra = {}
+    if options.parsed_image_range():
+        extra["image_range"] = options.parsed_image_range()
+    return [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """This process's part of the run: where it runs, in which batches, and which images."""
+
+    device: torch.device
+    world: World | None  # torchrun's ranks, or None for a single process
+    batch_size: int
+    shard: tuple[int, int]  # images start..stop-1 of this --shard (all of them without one)
+    mine: tuple[int, int]  # the images this process scores: the shard, or this rank's block of it
+
+    @property
+    def is_main(self) -> bool:
+        """The process that prints and writes the results (rank 0 under torchrun)."""
+        return self.world is None or self.world.is_main
+
+
+def _assign_work(opened: list[Source], options: Options, device: torch.device, num_images: int) -> _Work:
     world = join_world(device)
     if world is not None and device.type == "cuda" and options.device in ("auto", "cuda"):
         device = torch.device("cuda", world.local_rank)
@@ -263,179 +401,97 @@ def _score(
     # Boundaries snap to the batch grid, so that every image meets the same batch companions as
     # in a single run: convolution results depend on the batch (~1e-7), and then the shards or
     # ranks add up to exactly the single-process numbers (given the same --batch-size).
-    def aligned(index: int) -> int:
-        return _next_batch_start(opened, batch_size, index)
+    def aligned(lo: int, hi: int) -> tuple[int, int]:
+        return _next_batch_start(opened, batch_size, lo), _next_batch_start(opened, batch_size, hi)
 
-    lo, hi = (0, num_images)
-    if options.shard:
-        lo, hi = (aligned(b) for b in block(num_images, *parse_shard(options.shard)))
-    mine = (lo, hi)
+    shard = aligned(*block(num_images, *parse_shard(options.shard))) if options.shard else (0, num_images)
+    mine = shard
     if world is not None:
-        mine = tuple(aligned(b) for b in block(hi - lo, world.rank, world.size, lo))  # type: ignore[assignment]
+        mine = aligned(*block(shard[1] - shard[0], world.rank, world.size, shard[0]))
+    return _Work(device, world, batch_size, shard, mine)
 
-    resolved: ResolvedWeights | None = None
-    exact_runner: Callable[[Tensor], Any] | None = None
-    prepare: Callable[..., Tensor] = preprocess
+
+@dataclass(frozen=True)
+class _Model:
+    """The network side of a run: preprocessed batch -> N x (classes + features) outputs."""
+
+    forward: _Forward
+    prepare: Callable[..., Tensor]  # uint8 batch -> the network's input, on the device
+    num_classes: int
+    resolved: ResolvedWeights | None  # the Inception weights; None for a custom network or classifier
+    exact: Callable[[Tensor], Tensor] | None = None  # --check-precision: the exact runner's logits
+
+    @property
+    def named(self) -> bool:
+        """Whether the outputs are the 2015 graph's 1008 named classes."""
+        return self.resolved is not None
+
+
+def _build_model(options: Options, opened: list[Source], network: nn.Module | None, work: _Work) -> _Model:
+    device = work.device
     if options.classifier:
         network, prepare = _load_classifier(options, opened, device)
-    if network is None:
-        resolved, built = _runner(options, device, batch_size)
-        runner: Callable[[Tensor], Any] = built
-        if options.check_precision:
-            exact_runner = Runner(built.source, device, "exact")
-        num_classes = NUM_CLASSES
+    elif network is None:
+        resolved, runner = _runner(options, device, work.batch_size)
+        # The Inception runner gives logits and pool3 side by side (N x (1008 + 2048)); pool3
+        # feeds the near-duplicate and within-class statistics and the cache.
+        exact = _Forward(Runner(runner.source, device, "exact")) if options.check_precision else None
+        return _Model(_Forward(runner.outputs), preprocess, NUM_CLASSES, resolved, exact)
     else:
-        runner = network
-    # The Inception runner gives logits and pool3 side by side (N x (1008 + 2048)); pool3 feeds
-    # the near-duplicate and within-class statistics and the cache.
-    forward = _Forward(runner.outputs if isinstance(runner, Runner) else runner)
-    if network is not None:
-        with torch.inference_mode():  # a custom classifier: its number of classes, from one probe
-            probe = next(iter(opened[0].batches(1, 0, 0, 1))).images if options.classifier else None
-            probe = prepare(probe, device=device) if probe is not None else torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
-            num_classes = int(forward(probe.to(device)).shape[1])
-        if options.classifier:
-            warnings.warn(NOT_COMPARABLE.format(spec=options.classifier), InceptionScoreWarning, stacklevel=3)
-    exact_forward = _Forward(exact_runner) if exact_runner is not None else None
-    num_workers = options.num_workers
-    if num_workers is None:
-        # On CPU the network needs every core and decoding is < 1% of the time; on GPU decoding
-        # is the bottleneck, so decode on every core the host has (up to 16).
-        num_workers = 0 if device.type == "cpu" else min(16, len(os.sched_getaffinity(0)))
+        prepare = preprocess
+    forward = _Forward(network)
+    with torch.inference_mode():  # a custom network: its number of classes, from one probe
+        probe = next(iter(opened[0].batches(1, 0, 0, 1))).images if options.classifier else None
+        probe = prepare(probe, device=device) if probe is not None else torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
+        num_classes = int(forward(probe.to(device)).shape[1])
+    if options.classifier:
+        warnings.warn(NOT_COMPARABLE.format(spec=options.classifier), InceptionScoreWarning, stacklevel=4)
+    return _Model(forward, prepare, num_classes, None)
 
-    cache: OutputCache | None = None
-    counts = {"hits": 0, "misses": 0}
-    if options.cache:
-        if resolved is None:
-            raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
-        cache = OutputCache(options.cache, resolved.sha256, options.precision)
-    features = FeatureStats(num_classes) if network is None else None
-    state = ScoreState(plan, num_classes, device, bootstrap=options.bootstrap, seed=options.seed)
-    provenance = {
+
+def _provenance(options: Options, plan: SplitPlan, model: _Model, num_images: int, batch_size: int) -> dict[str, Any]:
+    """What a stats or state file must share with another to be merged or resumed."""
+    return {
         "package_version": __version__,
-        "weights_sha256": resolved.sha256 if resolved else "custom network",
+        "weights_sha256": model.resolved.sha256 if model.resolved else "custom network",
         "protocol": options.protocol,
         "splits": options.splits,
         "num_splits": plan.num_splits,
         "num_images": num_images,
-        "num_classes": num_classes,
+        "num_classes": model.num_classes,
         "bootstrap": options.bootstrap,
         "seed": options.seed,
-        "precision": options.precision if network is None else "custom network",
-        "named": network is None,
+        "precision": options.precision if model.named else "custom network",
+        "named": model.named,
         "batch_size": batch_size,  # recorded, not enforced: another batch size moves results by ~1e-7
     }
-    gallery = Gallery() if options.report else None
-    state_path = _state_path(options.state, world)
-    position = _resume(state_path, state, provenance, mine) if state_path else mine[0]
 
-    from tqdm import tqdm
 
-    check_fast: ISAccumulator | None = None
-    check_exact: ISAccumulator | None = None
-    show = options.progress and (world is None or world.is_main)
-    bar = tqdm(
-        total=mine[1] - mine[0],
-        initial=position - mine[0],
-        unit="img",
-        file=sys.stderr,
-        disable=not show,
-        dynamic_ncols=True,
-    )
-    last_save = time.monotonic()
-    with bar, torch.inference_mode():
-        for batch in iterate_batches(opened, batch_size, num_workers, position, mine[1], device.type == "cuda"):
-            if cache is not None:
-                outputs, images = _cached_outputs(batch.images, cache, forward, device, counts)
-            else:
-                images = prepare(batch.images, device=device)
-                outputs = forward(images)
-            logits = outputs[:, :num_classes]
-            state.update(logits, batch.indices)
-            if features is not None:
-                features.add(outputs[:, num_classes:], logits.argmax(dim=1))
-            if gallery is not None:
-                confidence, classes = torch.softmax(logits.double(), dim=1).max(dim=1)
-                gallery.add(batch.indices, confidence, batch.images, classes.cpu().numpy())
-            if exact_forward is not None and batch.indices[0] < options.check_precision:
-                take = int(min(len(logits), options.check_precision - batch.indices[0]))
-                if check_fast is None or check_exact is None:
-                    check_fast, check_exact = ISAccumulator(1, num_classes), ISAccumulator(1, num_classes)
-                zeros = np.zeros(take, dtype=np.int64)
-                check_fast.update(logits[:take], zeros)
-                check_exact.update(exact_forward(images[:take]), zeros)
-            position = int(batch.indices[-1]) + 1
-            bar.update(len(batch.indices))
-            if state_path and time.monotonic() - last_save >= options.state_interval:
-                save_stats(
-                    state_path, {**provenance, "start": mine[0], "stop": mine[1], "next": position}, state.state_dict()
-                )
-                last_save = time.monotonic()
-    if position != mine[1]:
-        raise InputError(f"expected images {mine[0]}..{mine[1] - 1} from the sources, read up to {position - 1}")
-    if state_path:
-        save_stats(state_path, {**provenance, "start": mine[0], "stop": mine[1], "next": position}, state.state_dict())
-    if world is not None:
-        all_reduce(list(state.tensors().values()), device)
-    if options.save_stats and (world is None or world.is_main):
-        save_stats(options.save_stats, {**provenance, "start": lo, "stop": hi}, state.state_dict())
-    if options.shard:
-        return ShardSummary(
-            shard=options.shard,
-            start=lo,
-            stop=hi,
-            stats_file=str(options.save_stats),
-            num_images=num_images,
-            num_skipped=len(skipped),
-            skipped=[{"path": p, "reason": r} for p, r in skipped],
-            package_version=__version__,
-            elapsed_s=time.perf_counter() - start,
-        )
+class _PrecisionCheck:
+    """--check-precision N: the IS of the first N images from fast (the run's own logits) and
+    from exact (the same preprocessed images through the fp32 network), as one split each."""
 
-    precision_check = None
-    if check_fast is not None and check_exact is not None:
-        precision_check = {
-            "num_images": int(check_fast.count.sum()),
-            "inception_score_exact": float(check_exact.split_scores()[0]),
-            "inception_score_fast": float(check_fast.split_scores()[0]),
-            "relative_deviation": _relative_deviation(check_exact, check_fast),
+    def __init__(self, limit: int, exact: Callable[[Tensor], Tensor], num_classes: int) -> None:
+        self.limit, self.exact = limit, exact
+        self.fast_sums, self.exact_sums = ISAccumulator(1, num_classes), ISAccumulator(1, num_classes)
+
+    def add(self, logits: Tensor, images: Tensor, first_index: int) -> None:
+        take = min(len(logits), self.limit - first_index)
+        if take > 0:
+            zeros = np.zeros(take, dtype=np.int64)
+            self.fast_sums.update(logits[:take], zeros)
+            self.exact_sums.update(self.exact(images[:take]), zeros)
+
+    def fields(self) -> dict[str, Any] | None:
+        if not self.fast_sums.count.sum():
+            return None
+        exact, fast = float(self.exact_sums.split_scores()[0]), float(self.fast_sums.split_scores()[0])
+        return {
+            "num_images": int(self.fast_sums.count.sum()),
+            "inception_score_exact": exact,
+            "inception_score_fast": fast,
+            "relative_deviation": abs(fast - exact) / exact,
         }
-    fields = state.fields(named=network is None)
-    if features is not None and (world is None or world.is_main):
-        names = class_names()
-        fields.update(features.fields([c["index"] for c in fields["top_classes"]], names))
-        collapse = collapse_warning(fields, fields["inception_score_mean"])
-        if collapse:
-            fields["diagnostic_warnings"].append(collapse)
-    for message in fields.pop("diagnostic_warnings"):
-        warnings.warn(message, InceptionScoreWarning, stacklevel=3)
-    elapsed = time.perf_counter() - start
-    result = Result(
-        **fields,
-        num_images=num_images,
-        splits=plan.num_splits,
-        protocol=options.protocol,
-        weights_sha256=resolved.sha256 if resolved else None,
-        weights_path=str(resolved.path) if resolved else None,
-        weights_source=resolved.source if resolved else f"custom classifier {options.classifier or ''}".rstrip(),
-        precision=options.precision if resolved else "custom network",
-        precision_check=precision_check,
-        package_version=__version__,
-        torch_version=torch.__version__,
-        device=str(device),
-        batch_size=batch_size,
-        sources=[s.name for s in opened],
-        num_skipped=len(skipped),
-        skipped=[{"path": p, "reason": r} for p, r in skipped],
-        cache_hits=counts["hits"] if cache else None,
-        cache_misses=counts["misses"] if cache else None,
-        elapsed_s=elapsed,
-        images_per_second=num_images / elapsed if elapsed > 0 else 0.0,
-        warnings=list(warned),
-    )
-    if options.report and gallery is not None and (world is None or world.is_main):
-        _write_report(options.report, result, state, gallery, opened, named=network is None)
-    return result
 
 
 def _write_report(
