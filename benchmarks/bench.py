@@ -478,7 +478,8 @@ def header(device: str, scale: str, date: str, args: argparse.Namespace) -> list
         f"torch threads = {torch.get_num_threads()}",
         f"- torch {torch.__version__}, torch-fidelity {_version('torch-fidelity')}, "
         f"inception-score {_version('inception-score')}, numpy {np.__version__}, Pillow {_version('Pillow')}, "
-        f"Python {platform.python_version()}",
+        f"Python {platform.python_version()}; optional decoders: pyspng {_version('pyspng')}, "
+        f"simplejpeg {_version('simplejpeg')}",
         f"- batch size: inception-score {args.batch_size or 'auto'}, torch-fidelity "
         f"{', '.join(str(b) for b in args.theirs_batch_sizes)}; first call on {args.warmup} images; "
         f"inception-score num_workers: {'package default' if args.num_workers is None else args.num_workers}; "
