@@ -324,9 +324,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
             # Each call is timed as a one-shot run (the CLI's case): compute() keeps the network
             # between calls with the same options (a training loop's case), so drop it here, and
             # the timed call loads the weights again, as torch-fidelity's does.
-            from inception_score import pipeline
-
-            pipeline._KEPT_RUNNER.clear()
+            inception_score.release_network()
             return inception_score.compute(source_for(count), **options).mean
 
     else:

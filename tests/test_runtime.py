@@ -136,3 +136,5 @@ def test_a_second_call_reuses_the_network_until_the_weights_change(
     torch.save({**state, "fc.weight": state["fc.weight"].roll(1, dims=1)}, weights_file)
     os.utime(weights_file, ns=(time.time_ns(), time.time_ns() + 10**9))  # mtime surely differs
     assert score() != first and loads == ["load", "load"]
+    inception_score.release_network()
+    assert pipeline._KEPT_RUNNER == {}

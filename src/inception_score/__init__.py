@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the torch-heavy modules load on first use (keeps `--help` f
     from .generators import GeneratorSource, ModuleGenerator, generator_source, load_generator
     from .metric import InceptionScore
     from .network import InceptionOutput, InceptionV3
-    from .pipeline import load_network, merge_stats
+    from .pipeline import load_network, merge_stats, release_network
     from .preprocess import preprocess
     from .score import ISAccumulator, inception_score_from_logits
 
@@ -52,6 +52,7 @@ __all__ = [
     "preprocess",
     "load_network",
     "merge_stats",
+    "release_network",
     "InceptionScore",
     "GeneratorSource",
     "ModuleGenerator",
@@ -71,6 +72,7 @@ _LAZY = {
     "generator_source": "generators",
     "load_generator": "generators",
     "merge_stats": "pipeline",
+    "release_network": "pipeline",
     "InceptionV3": "network",
     "InceptionOutput": "network",
     "preprocess": "preprocess",

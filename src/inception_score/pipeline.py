@@ -48,6 +48,7 @@ __all__ = [
     "iterate_batches",
     "score_sources",
     "merge_stats",
+    "release_network",
 ]
 
 
@@ -94,6 +95,18 @@ def _runner(options: Options, device: torch.device, batch_size: int) -> tuple[Re
 
 
 _KEPT_RUNNER: dict[tuple[Any, ...], Runner] = {}
+
+
+def release_network() -> None:
+    """Drop the network that :func:`compute` keeps between calls (its host or GPU memory is
+    freed once nothing else refers to it; on GPU, ``torch.cuda.empty_cache()`` then returns it
+    to the driver). The next call loads the weights again.
+
+    Example:
+        >>> import inception_score
+        >>> inception_score.release_network()
+    """
+    _KEPT_RUNNER.clear()
 
 
 def auto_batch_size(device: torch.device, precision: str) -> int:
