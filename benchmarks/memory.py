@@ -54,7 +54,7 @@ class Sampler:
 
 def worker(n: int) -> dict[str, float]:
     import inception_score
-    from inception_score.generators import GeneratorSource
+    from inception_score.inputs.generators import GeneratorSource
 
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     start = time.perf_counter()

@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inception_score.network import InceptionV3
-from inception_score.preprocess import preprocess
+from inception_score.features.network import InceptionV3
+from inception_score.features.preprocess import preprocess
 
 
 def make_images(n: int, size: tuple[int, int] = (32, 32), seed: int = 0) -> np.ndarray:

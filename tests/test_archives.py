@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import inception_score
-from inception_score.archives import ArchiveSource
 from inception_score.errors import InputError
+from inception_score.inputs.archives import ArchiveSource
 
 from .conftest import make_images, write_images
 

@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_score.classifier import classifier_input, parse_triple
-from inception_score.cli import main
+from inception_score.cli import build_parser, main, options_from_args
 from inception_score.errors import OptionsError
+from inception_score.features.classifier import classifier_input
+from inception_score.options import Options
 
 CLASSIFIER = '''
 import torch
@@ -63,7 +64,10 @@ def test_classifier_input_resizes_scales_and_normalises() -> None:
     assert x.shape == (2, 3, 4, 4) and torch.allclose(x, torch.full_like(x, 2.0))
     same = classifier_input([images[0], images[1]], size=None, mean=(0, 0, 0), std=(1, 1, 1))
     assert same.shape == (2, 3, 5, 7) and float(same.max()) == 1.0
-    assert parse_triple("0.5", "m") == (0.5, 0.5, 0.5)
+    assert options_from_args(build_parser().parse_args(["x", "--classifier-mean", "0.5"])).classifier_mean == (0.5,) * 3
+    assert Options(classifier_std=[0.5, 0.25, 1]).classifier_std == (0.5, 0.25, 1.0)  # typed in the API
     with pytest.raises(OptionsError, match="expected 1 or 3 numbers"):
-        parse_triple("1,2", "classifier_mean")
+        options_from_args(build_parser().parse_args(["x", "--classifier-mean", "1,2"]))
+    with pytest.raises(OptionsError, match="classifier_mean: got '0,0,0', expected a tuple"):
+        Options(classifier_mean="0,0,0")
     assert np.isfinite(x.numpy()).all()

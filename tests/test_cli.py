@@ -60,7 +60,7 @@ def test_human_summary_on_an_adm_npz(tmp_path: Path, checkpoint_path: Path, caps
         (["{folder}", "--batch-size", "0"], 2, "batch_size: got 0, expected a positive integer"),
         (["{folder}"], 2, "splits: 10 splits need at least 10 images, got 6 images"),
         (["{folder}", "--protocol", "adm", "--splits", "3"], 2, "leave splits unset"),
-        (["{folder}", "--device", "tpu"], 2, "device: got 'tpu', expected auto, cpu, cuda or cuda:N"),
+        (["{folder}", "--device", "tpu"], 2, "device: got 'tpu', expected auto, cpu, cuda, cuda:N, mps, xpu or xpu:N"),
         (["{folder}", "--weights", "{missing}", "--splits", "2"], 4, "{missing}"),
     ],
 )
@@ -85,7 +85,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(small_folder: Path, capsys) -> None
 def test_offline_without_weights_names_the_url_and_where_to_put_the_file(
     small_folder: Path, capsys, monkeypatch
 ) -> None:
-    import inception_score.weights as w
+    import inception_score.features.weights as w
 
     def refuse(*args, **kwargs):
         raise OSError("network is unreachable")

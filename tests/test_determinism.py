@@ -15,10 +15,11 @@ from PIL import Image
 
 import inception_score
 from inception_score.errors import InputError
-from inception_score.files import decode_image
-from inception_score.pipeline import _Forward
-from inception_score.protocols import SplitPlan
-from inception_score.score import ISAccumulator
+from inception_score.features.network import InceptionOutput
+from inception_score.features.runner import HalvingOnOOM
+from inception_score.inputs.files import decode_image
+from inception_score.metrics.inception import ISAccumulator
+from inception_score.metrics.protocols import SplitPlan
 
 from .conftest import make_images, write_images
 
@@ -36,17 +37,17 @@ def test_repeated_runs_and_batch_sizes_on_the_real_network(tmp_path: Path, check
 def test_out_of_memory_halves_the_batch_and_says_so() -> None:
     calls: list[int] = []
 
-    def network(x: torch.Tensor) -> torch.Tensor:
+    def network(x: torch.Tensor) -> InceptionOutput:
         calls.append(len(x))
         if len(x) > 3:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return x.flatten(1)[:, :5] * 2
+        return InceptionOutput(logits_unbiased=x.flatten(1)[:, :5] * 2)
 
-    forward = _Forward(network)
+    forward = HalvingOnOOM(network)
     x = torch.arange(10 * 3 * 2 * 2, dtype=torch.float32).view(10, 3, 2, 2)
     with pytest.warns(UserWarning, match="GPU out of memory at 10 images per forward pass; continuing with 5"):
         out = forward(x)
-    assert torch.equal(out, x.flatten(1)[:, :5] * 2)
+    assert torch.equal(out.logits_unbiased, x.flatten(1)[:, :5] * 2)
     assert forward.max_batch == 2 and max(calls[-5:]) <= 2
 
 

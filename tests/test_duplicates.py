@@ -9,43 +9,53 @@ import pytest
 import torch
 
 import inception_score
-from inception_score.duplicates import FeatureStats, collapse_warning
+from inception_score.features.network import InceptionOutput
+from inception_score.metrics.near_duplicates import NearDuplicates, collapse_warning
 
 from .conftest import make_images
+
+
+def fed(features: torch.Tensor, classes: torch.Tensor, num_classes: int, batch: int = 64, **kw) -> NearDuplicates:
+    """A NearDuplicates accumulator fed with pool3 ``features`` of images of top-1 class ``classes``."""
+    stats = NearDuplicates(len(features), num_classes, feature_dim=features.shape[1], **kw)
+    logits = torch.nn.functional.one_hot(classes, num_classes).float() * 10
+    for lo in range(0, len(features), batch):  # any batching
+        hi = min(lo + batch, len(features))
+        stats.update(InceptionOutput(logits_unbiased=logits[lo:hi], pool3=features[lo:hi]), np.arange(lo, hi))
+    return stats
+
+
+def top(*classes: int) -> dict:
+    return {"top_classes": [{"index": c} for c in classes]}
 
 
 def test_planted_duplicates_are_found_exactly() -> None:
     rng = torch.Generator().manual_seed(0)
     base = torch.randn(40, 64, generator=rng)
     features = torch.cat([base, base[:10] * 3.0 + 1e-4 * torch.randn(10, 64, generator=rng)])  # 10 twins
-    stats = FeatureStats(num_classes=5)
-    for lo in range(0, 50, 7):  # any batching
-        stats.add(features[lo : lo + 7], torch.arange(lo, min(lo + 7, 50)) % 5)
-    fields = stats.fields(top_classes=[0, 1])
+    stats = fed(features, torch.arange(50) % 5, 5, batch=7)
+    fields = stats.fields(top(0, 1))
     assert fields["near_duplicate_rate"] == pytest.approx(20 / 50)
     assert fields["near_duplicate_sample"] == 50
     assert sorted(tuple(p[:2]) for p in fields["near_duplicate_pairs"]) == [(i, 40 + i) for i in range(10)]
 
 
 def test_sample_limit_is_respected() -> None:
-    stats = FeatureStats(num_classes=2, limit=30)
-    stats.add(torch.randn(50, 8), torch.zeros(50, dtype=torch.long))
-    assert stats.fields([0])["near_duplicate_sample"] == 30
+    stats = fed(torch.randn(50, 8), torch.zeros(50, dtype=torch.long), 2, limit=30)
+    assert stats.fields(top(0))["near_duplicate_sample"] == 30
 
 
 def test_one_image_per_class_is_flagged_as_gaming() -> None:
     rng = torch.Generator().manual_seed(1)
     prototypes = torch.randn(10, 32, generator=rng)
-    stats = FeatureStats(num_classes=10)
     classes = torch.arange(200) % 10
-    stats.add(prototypes[classes] + 1e-3 * torch.randn(200, 32, generator=rng), classes)
-    fields = stats.fields(top_classes=list(range(10)))
+    stats = fed(prototypes[classes] + 1e-3 * torch.randn(200, 32, generator=rng), classes, 10)
+    fields = stats.fields(top(*range(10)))
     assert all(s["spread"] < 0.01 for s in fields["within_class_spread"])
     assert "games the score" in collapse_warning(fields, score=9.5)
 
-    varied = FeatureStats(num_classes=10)
-    varied.add(torch.randn(200, 32, generator=rng), classes)
-    fields = varied.fields(top_classes=list(range(10)))
+    varied = fed(torch.randn(200, 32, generator=rng), classes, 10)
+    fields = varied.fields(top(*range(10)))
     assert all(s["spread"] > 0.5 for s in fields["within_class_spread"])
     assert collapse_warning(fields, score=9.5) is None
 

@@ -19,9 +19,8 @@ from PIL import Image
 
 import inception_score
 from inception_score.cli import main
-from inception_score.errors import InputError
-from inception_score.files import MAX_PIXELS, decode_image
-from inception_score.inputs import InceptionScoreWarning
+from inception_score.errors import InceptionScoreWarning, InputError
+from inception_score.inputs.files import MAX_PIXELS, decode_image
 
 from .conftest import make_images, write_images
 
@@ -239,7 +238,7 @@ def test_fast_png_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: st
     path = tmp_path / "x.png"
     image.save(path, optimize=False)
     got, _ = decode_image(path)
-    from inception_score.files import _png_fast
+    from inception_score.inputs.files import _png_fast
 
     used = _png_fast(path.read_bytes()) is not None
     assert used == (mode in ("RGB", "RGBA", "L"))  # the rest goes to Pillow
@@ -261,7 +260,7 @@ def test_fast_png_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: st
 )
 def test_fast_jpeg_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: str, save: dict, fast: bool) -> None:
     pytest.importorskip("simplejpeg")
-    from inception_score.files import _jpeg_fast
+    from inception_score.inputs.files import _jpeg_fast
 
     path = tmp_path / "x.jpg"
     Image.fromarray(make_images(1, (37, 53), seed=7)[0]).convert(mode).save(path, quality=90, **save)
@@ -273,7 +272,7 @@ def test_fast_jpeg_decoder_gives_the_pixels_pillow_gives(tmp_path: Path, mode: s
 
 def test_fast_jpeg_decoder_refuses_a_truncated_file(tmp_path: Path) -> None:
     pytest.importorskip("simplejpeg")
-    from inception_score.files import _jpeg_fast
+    from inception_score.inputs.files import _jpeg_fast
 
     path = tmp_path / "cut.jpg"
     Image.fromarray(make_images(1, (64, 64), seed=3)[0]).save(path, quality=90)

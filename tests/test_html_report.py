@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inception_score.html_report import FIGURES, REPORT_NAME, write_report
-from inception_score.report import Result
+from inception_score.report.html import FIGURES, REPORT_NAME, write_report
+from inception_score.report.result import Result
 
 HOSTILE = "/data/<script>&.png"
 

@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 import inception_score
-from inception_score.errors import InputError, OptionsError
-from inception_score.inputs import InceptionScoreWarning, NpySource, open_source
+from inception_score.errors import InceptionScoreWarning, InputError, OptionsError
+from inception_score.inputs.npz import NpySource
+from inception_score.inputs.sources import open_source
 
 from .conftest import make_images, write_images
 
@@ -162,7 +163,7 @@ def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, s
         (np.zeros((4, 32, 32), np.uint8), "expected 4 dims"),
         (np.zeros((4, 32, 32, 4), np.uint8), "expected 3 colour channels"),
         (np.zeros((4, 32, 32, 3), np.int64), "expected uint8 in [0, 255] or float in [0, 1], got dtype int64"),
-        (np.full((4, 8, 8, 3), 2.0, np.float32), "float values must lie in [0, 1], got values in [2, 2]"),
+        (np.full((4, 8, 8, 3), 2.0, np.float32), "float values must lie in [0, 1] (image_range), got values in [2, 2]"),
         (np.full((4, 8, 8, 3), np.nan, np.float32), "contains NaN or inf"),
         (np.zeros((0, 8, 8, 3), np.uint8), "holds no images"),
         (torch.zeros(4, 2, 8, 8), "expected 3 colour channels"),

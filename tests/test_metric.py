@@ -18,8 +18,8 @@ from torch import nn
 
 import inception_score
 from inception_score.errors import InputError, OptionsError
+from inception_score.features.network import InceptionOutput
 from inception_score.metric import InceptionScore
-from inception_score.network import InceptionOutput
 
 from .conftest import make_images
 
@@ -171,7 +171,7 @@ def test_bad_arguments_are_refused(per_image: nn.Module) -> None:
         metric.compute()
     with pytest.raises(OptionsError, match="protocol: got 'tf'"):
         InceptionScore(network=per_image, protocol="tf")
-    with pytest.raises(OptionsError, match="splits: got 10, but protocol 'adm' uses chunks"):
+    with pytest.raises(OptionsError, match="splits: got 10, but protocol 'adm' uses consecutive chunks"):
         InceptionScore(network=per_image, protocol="adm", splits=10)
     with pytest.raises(OptionsError, match=r"splits: 10 splits need at least 10 images, got 5"):
         InceptionScore(network=per_image, num_samples=5)
@@ -199,7 +199,7 @@ def test_without_torchmetrics_the_same_methods_work(monkeypatch: pytest.MonkeyPa
     for num_samples in (23, None):
         metric = plain.InceptionScore(network=per_image, splits=3, num_samples=num_samples, return_features=True)
         for chunk in _chunks(images):
-            assert metric(chunk).shape == (len(chunk), 1008)  # __call__ -> forward -> the batch's output
+            assert metric(chunk).logits_unbiased.shape == (len(chunk), 1008)  # __call__ -> forward -> its output
         assert metric.compute().split_scores == pytest.approx(ref.split_scores, rel=1e-12)
         half = plain.InceptionScore(network=per_image, splits=3, num_samples=num_samples)
         half.update(images[:9])
@@ -227,7 +227,8 @@ def test_real_network_matches_compute_and_returns_features(checkpoint_path: Path
     metric.reset()
     metric.update_logits(torch.cat([out.logits_unbiased for out in outputs]))
     assert metric.compute().split_scores == pytest.approx(got.split_scores, rel=1e-12)
-    assert torch.allclose(outputs[0].logits - outputs[0].logits_unbiased, metric._nets["inception"].fc.bias, atol=1e-5)
+    bias = torch.load(checkpoint_path, weights_only=True)["fc.bias"]
+    assert torch.allclose(outputs[0].logits - outputs[0].logits_unbiased, bias, atol=1e-5)
 
 
 # Two processes on gloo; each rank updates its part; compute() on every rank gives the full-set score.

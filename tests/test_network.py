@@ -9,9 +9,9 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from inception_score.errors import WeightsError
-from inception_score.network import InceptionV3
-from inception_score.preprocess import preprocess
-from inception_score.weights import load_state_dict
+from inception_score.features.network import InceptionV3
+from inception_score.features.preprocess import preprocess
+from inception_score.features.weights import load_state_dict
 
 from .conftest import make_images
 

@@ -11,9 +11,9 @@ import torch
 import torch_fidelity
 
 import inception_score
-from inception_score.network import InceptionV3
-from inception_score.preprocess import preprocess
-from inception_score.weights import load_state_dict
+from inception_score.features.network import InceptionV3
+from inception_score.features.preprocess import preprocess
+from inception_score.features.weights import load_state_dict
 
 from .conftest import make_images, write_images
 from .test_score import improved_gan_formula

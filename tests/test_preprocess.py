@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
-from inception_score.preprocess import normalize, preprocess, resize_tf1_bilinear
+from inception_score.features.preprocess import normalize, preprocess, resize_tf1_bilinear
 
 SIZES = [(1, 1), (7, 3), (32, 32), (64, 100), (299, 299), (300, 301), (512, 384), (640, 17), (1000, 1000)]
 

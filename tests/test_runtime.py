@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import inception_score
-from inception_score.network import InceptionV3
-from inception_score.preprocess import preprocess
-from inception_score.runtime import Runner, fold_batch_norm
-from inception_score.score import inception_score_from_logits
-from inception_score.weights import load_state_dict
+from inception_score.features.network import InceptionV3
+from inception_score.features.preprocess import preprocess
+from inception_score.features.runner import Runner, fold_batch_norm
+from inception_score.features.weights import load_state_dict
+from inception_score.metrics.inception import inception_score_from_logits
 
 from .conftest import make_images
 
@@ -41,7 +41,7 @@ def batch() -> torch.Tensor:
 
 def test_exact_runner_is_the_plain_network(net: InceptionV3, batch: torch.Tensor) -> None:
     with torch.inference_mode():
-        assert torch.equal(Runner(net, CPU, "exact")(batch), net(batch).logits_unbiased)
+        assert torch.equal(Runner(net, CPU, "exact")(batch).logits_unbiased, net(batch).logits_unbiased)
 
 
 def test_folding_batch_norm_keeps_fp32_results(net: InceptionV3, batch: torch.Tensor) -> None:
@@ -54,8 +54,8 @@ def test_folding_batch_norm_keeps_fp32_results(net: InceptionV3, batch: torch.Te
 def test_fast_path_in_float32_equals_exact(net: InceptionV3, batch: torch.Tensor) -> None:
     # Everything fast does besides bf16 (folding, channels_last, fc in fp32) keeps the result.
     with torch.inference_mode():
-        exact = Runner(net, CPU, "exact")(batch)
-        fast32 = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch)
+        exact = Runner(net, CPU, "exact")(batch).logits_unbiased
+        fast32 = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch).logits_unbiased
     assert (fast32 - exact).abs().max() <= 1e-4 * exact.abs().max()
     is_exact = inception_score_from_logits(exact, splits=1)[0]
     assert inception_score_from_logits(fast32, splits=1)[0] == pytest.approx(is_exact, rel=1e-4)
@@ -63,8 +63,8 @@ def test_fast_path_in_float32_equals_exact(net: InceptionV3, batch: torch.Tensor
 
 def test_fast_stays_within_the_stated_tolerance(net: InceptionV3, batch: torch.Tensor) -> None:
     with torch.inference_mode():
-        exact = Runner(net, CPU, "exact")(batch)
-        fast = Runner(net, CPU, "fast")(batch)
+        exact = Runner(net, CPU, "exact")(batch).logits_unbiased
+        fast = Runner(net, CPU, "fast")(batch).logits_unbiased
     assert fast.dtype == torch.float32 and fast.shape == exact.shape
     assert not torch.equal(fast, exact)  # it really ran in bf16
     is_exact = inception_score_from_logits(exact, splits=1)[0]
@@ -106,8 +106,8 @@ def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torc
     runner.compiled = True  # exercise the padding without paying a compilation
     runner.features = lambda x: (shapes.append(len(x)), inner(x))[1]
     with torch.inference_mode():
-        padded = runner(batch[:16])
-        plain = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch[:16])
+        padded = runner(batch[:16]).logits_unbiased
+        plain = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch[:16]).logits_unbiased
     assert shapes == [6, 6, 6]  # 16 images as 6 + 6 + 4 padded to 6
     assert (padded - plain).abs().max() <= 1e-4 * plain.abs().max()
 
@@ -115,13 +115,13 @@ def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torc
 def test_a_second_call_reuses_the_network_until_the_weights_change(
     checkpoint_path: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    from inception_score import pipeline
+    from inception_score.features import extractor as pipeline
 
     weights_file = tmp_path / "weights.pt"
     state = load_state_dict(checkpoint_path)
     torch.save(state, weights_file)
     images = make_images(6, (32, 32), seed=5)
-    monkeypatch.setattr(pipeline, "_KEPT_RUNNER", {})  # nothing kept from earlier tests
+    monkeypatch.setattr(pipeline, "_KEPT", {})  # nothing kept from earlier tests
     loads: list[str] = []
     real_load = pipeline.load_network
     monkeypatch.setattr(pipeline, "load_network", lambda *a, **k: (loads.append("load"), real_load(*a, **k))[1])
@@ -137,4 +137,4 @@ def test_a_second_call_reuses_the_network_until_the_weights_change(
     os.utime(weights_file, ns=(time.time_ns(), time.time_ns() + 10**9))  # mtime surely differs
     assert score() != first and loads == ["load", "load"]
     inception_score.release_network()
-    assert pipeline._KEPT_RUNNER == {}
+    assert pipeline._KEPT == {}

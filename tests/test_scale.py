@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import inception_score
+from inception_score import merge_stats
 from inception_score.cli import main
 from inception_score.errors import InputError, OptionsError
-from inception_score.pipeline import merge_stats
-from inception_score.stats_file import load_stats
+from inception_score.run.checkpoint import load_stats
 
 from .conftest import make_images, write_images
 
@@ -56,27 +56,27 @@ def test_shards_merge_to_one_run(folder: Path, tmp_path: Path, stand_in) -> None
     files = []
     for i in range(3):
         path = tmp_path / f"shard{i}.pt"
-        summary = run(folder, stand_in, shard=f"{i}/3", save_stats=str(path))
+        summary = run(folder, stand_in, shard=(i, 3), save_stats=str(path))
         # i*N//K snapped up to the batch grid (multiples of 8): every batch as in one run
         assert (summary.start, summary.stop) == [(0, 24), (24, 40), (40, 53)][i]
         files.append(str(path))
     merged = merge_stats(files[::-1]).to_dict()  # any order
     assert_same(merged, whole)
     provenance, _ = load_stats(files[0])
-    assert provenance["num_images"] == 53 and provenance["protocol"] == "torch-fidelity"
+    assert provenance["spec"]["num_images"] == 53 and provenance["spec"]["protocol"] == "torch-fidelity"
     # bounded whatever N: mostly the bootstrap sums, 200 replicates x 5 splits x 1008 classes x 8 bytes
     assert os.path.getsize(files[0]) < 200 * 5 * 1008 * 8 + 1_000_000
 
 
 def test_merge_refuses_bad_sets_of_shards(folder: Path, tmp_path: Path, stand_in) -> None:
-    def shard(name: str, spec: str, **options) -> str:
+    def shard(name: str, spec: tuple[int, int], **options) -> str:
         path = tmp_path / name
         run(folder, stand_in, shard=spec, save_stats=str(path), **options)
         return str(path)
 
-    a, b, c = shard("a.pt", "0/3"), shard("b.pt", "1/3"), shard("c.pt", "2/3")
-    half = shard("half.pt", "1/2")
-    other = shard("other.pt", "2/3", protocol="original")
+    a, b, c = shard("a.pt", (0, 3)), shard("b.pt", (1, 3)), shard("c.pt", (2, 3))
+    half = shard("half.pt", (1, 2))
+    other = shard("other.pt", (2, 3), protocol="original")
     cases = [
         ([a, b, b, c], "shards overlap"),
         ([a, c], "shards leave a gap: no shard covers images 24..39"),
@@ -94,15 +94,17 @@ def test_merge_refuses_bad_sets_of_shards(folder: Path, tmp_path: Path, stand_in
 
 def test_shard_needs_save_stats() -> None:
     with pytest.raises(OptionsError, match="needs --save-stats"):
-        inception_score.Options(shard="0/2")
-    with pytest.raises(OptionsError, match="expected i/K with 0 <= i < K"):
-        inception_score.Options(shard="2/2", save_stats="x")
+        inception_score.Options(shard=(0, 2))
+    with pytest.raises(OptionsError, match=r"expected \(i, K\) with 0 <= i < K"):
+        inception_score.Options(shard=(2, 2), save_stats="x")
+    with pytest.raises(OptionsError, match=r"shard: got '0/2', expected a pair \(i, K\)"):
+        inception_score.Options(shard="0/2", save_stats="x")  # the API takes typed values
 
 
 def test_merge_on_the_command_line(folder: Path, tmp_path: Path, stand_in, capsys) -> None:
     files = [str(tmp_path / f"s{i}.pt") for i in range(2)]
     for i, path in enumerate(files):
-        run(folder, stand_in, shard=f"{i}/2", save_stats=path)
+        run(folder, stand_in, shard=(i, 2), save_stats=path)
     assert main(["merge", *files, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert_same(payload, run(folder, stand_in).to_dict())

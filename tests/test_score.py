@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from torch_fidelity.metric_isc import isc_features_to_metric
 
 from inception_score.errors import OptionsError
-from inception_score.protocols import SplitPlan
-from inception_score.score import ISAccumulator, inception_score_from_logits
+from inception_score.metrics.inception import ISAccumulator, inception_score_from_logits
+from inception_score.metrics.protocols import SplitPlan
 
 
 def random_logits(n: int, classes: int = 1008, seed: int = 0, scale: float = 6.0) -> torch.Tensor:

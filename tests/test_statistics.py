@@ -8,17 +8,45 @@ import numpy as np
 import pytest
 import torch
 
-from inception_score.diagnostics import class_names
-from inception_score.protocols import SplitPlan
-from inception_score.score import ISAccumulator
-from inception_score.state import ScoreState
-from inception_score.uncertainty import fit_infinity, poisson_weights
+from inception_score.features.network import InceptionOutput
+from inception_score.metrics.diagnostics import class_names
+from inception_score.metrics.inception import ISAccumulator
+from inception_score.metrics.protocols import SplitPlan
+from inception_score.metrics.registry import MetricSpec, build_accumulators
+from inception_score.metrics.uncertainty import fit_infinity, poisson_weights
 
 
 def one_hot_logits(labels: np.ndarray, classes: int, confidence: float = 60.0) -> torch.Tensor:
     logits = torch.zeros(len(labels), classes)
     logits[torch.arange(len(labels)), torch.as_tensor(labels)] = confidence
     return logits
+
+
+class ScoreState:
+    """The accumulators a run builds for ``plan``, driven as the pipeline drives them."""
+
+    def __init__(self, plan: SplitPlan, num_classes: int, bootstrap: int = 0, seed: int = 0, named: bool = False):
+        splits = None if plan.protocol.chunk else plan.num_splits
+        spec = MetricSpec(plan.protocol.name, splits, plan.num_images, num_classes, named, bootstrap, seed)
+        self.num_images, self.accumulators = plan.num_images, build_accumulators(spec)
+
+    def update(self, logits: torch.Tensor, indices: np.ndarray) -> None:
+        outputs = InceptionOutput(logits_unbiased=logits)
+        for accumulator in self.accumulators:
+            accumulator.update(outputs, np.asarray(indices))
+
+    def merge(self, other: ScoreState) -> ScoreState:
+        for mine, theirs in zip(self.accumulators, other.accumulators, strict=True):
+            mine.merge_(theirs)
+        return self
+
+    def fields(self) -> dict:
+        so_far: dict = {"num_images": self.num_images}
+        for accumulator in self.accumulators:
+            so_far.update(accumulator.fields(so_far))
+        so_far["diagnostic_warnings"] = [w for a in self.accumulators for w in a.warnings(so_far)]
+        del so_far["num_images"]
+        return so_far
 
 
 def state_of(logits: torch.Tensor, protocol: str = "original", splits: int = 1, **kw) -> ScoreState:
@@ -32,7 +60,7 @@ def state_of(logits: torch.Tensor, protocol: str = "original", splits: int = 1, 
 
 def test_score_is_sharpness_times_diversity_overall_and_per_split() -> None:
     logits = torch.randn(300, 50, generator=torch.Generator().manual_seed(0)) * 4
-    fields = state_of(logits, splits=3).fields(named=False)
+    fields = state_of(logits, splits=3).fields()
     np.testing.assert_allclose(
         np.array(fields["split_sharpness"]) * np.array(fields["split_diversity"]), fields["split_scores"], rtol=1e-12
     )
@@ -42,12 +70,12 @@ def test_score_is_sharpness_times_diversity_overall_and_per_split() -> None:
 
 def test_closed_forms_of_the_terms() -> None:
     k = 7
-    confident = state_of(one_hot_logits(np.arange(70) % k, 20)).fields(named=False)
+    confident = state_of(one_hot_logits(np.arange(70) % k, 20)).fields()
     assert confident["sharpness"] == pytest.approx(1.0, abs=1e-9)
     assert confident["diversity"] == pytest.approx(k, rel=1e-9)
     assert confident["num_effective_classes"] == pytest.approx(k, rel=1e-9)
     assert confident["num_classes_top1"] == k and confident["mean_top1_confidence"] == pytest.approx(1.0)
-    uniform = state_of(torch.zeros(40, 20)).fields(named=False)
+    uniform = state_of(torch.zeros(40, 20)).fields()
     assert uniform["sharpness"] == pytest.approx(1 / 20) and uniform["diversity"] == pytest.approx(20)
     assert uniform["inception_score_mean"] == pytest.approx(1.0)
 
@@ -56,7 +84,7 @@ def test_classes_are_named_in_the_graph_order() -> None:
     names = class_names()
     assert len(names) == 1008 and names[0] == "unused" and names[1001] == "unused"
     assert names[449] == "tench, Tinca tinca"  # not torchvision's order
-    fields = state_of(one_hot_logits(np.full(10, 449), 1008)).fields(named=True)
+    fields = state_of(one_hot_logits(np.full(10, 449), 1008), named=True).fields()
     assert fields["top_classes"][0]["name"] == "tench, Tinca tinca"
     assert fields["num_classes_never_top1"] == 999
 
@@ -92,7 +120,7 @@ def test_bootstrap_interval_covers_the_truth_about_95_percent_of_the_time() -> N
     truth = np.mean([score(draw()) for _ in range(600)])
     trials, hits = 120, 0
     for seed in range(trials):
-        fields = state_of(draw(), bootstrap=200, seed=seed, infinity=False).fields(named=False)
+        fields = state_of(draw(), bootstrap=200, seed=seed).fields()
         low, high = fields["ci95"]
         hits += low <= truth <= high
     assert 0.85 <= hits / trials <= 1.0
@@ -114,7 +142,7 @@ def test_is_infinity_removes_a_planted_small_sample_bias() -> None:
     k, n = 100, 4000
     rng = np.random.default_rng(3)
     logits = one_hot_logits(rng.integers(0, k, n), k, confidence=80.0)
-    fields = state_of(logits, bootstrap=0).fields(named=False)
+    fields = state_of(logits, bootstrap=0).fields()
     biased = fields["inception_score_one_split"]
     assert biased < 0.995 * k  # the bias is there
     assert abs(fields["is_infinity"] - k) < 0.5 * abs(biased - k)  # and mostly removed
@@ -135,8 +163,8 @@ def test_merged_shards_equal_one_pass_for_every_statistic() -> None:
         part = ScoreState(plan, 30, bootstrap=40, seed=3)
         part.update(logits[lo:hi], np.arange(lo, hi))
         parts.append(part)
-    merged = parts[0].merge(parts[1]).merge(parts[2]).fields(named=False)
-    expected = whole.fields(named=False)
+    merged = parts[0].merge(parts[1]).merge(parts[2]).fields()
+    expected = whole.fields()
     assert merged.keys() == expected.keys()
     assert_close(merged, expected)
 
@@ -162,18 +190,17 @@ def assert_close(got: object, want: object, where: str = "") -> None:
 def test_class_ordered_input_is_flagged_under_file_order_protocols() -> None:
     labels = np.repeat(np.arange(50), 20)  # 1000 images sorted by class
     logits = one_hot_logits(labels, 100)
-    ordered = state_of(logits, "original", 10).fields(named=False)["diagnostic_warnings"]
+    ordered = state_of(logits, "original", 10).fields()["diagnostic_warnings"]
     assert any("looks ordered by class" in w for w in ordered)
     shuffled = state_of(logits[torch.randperm(1000, generator=torch.Generator().manual_seed(0))], "original", 10)
-    assert not any("ordered by class" in w for w in shuffled.fields(named=False)["diagnostic_warnings"])
+    assert not any("ordered by class" in w for w in shuffled.fields()["diagnostic_warnings"])
     assert not any(
-        "ordered by class" in w
-        for w in state_of(logits, "torch-fidelity", 10).fields(named=False)["diagnostic_warnings"]
+        "ordered by class" in w for w in state_of(logits, "torch-fidelity", 10).fields()["diagnostic_warnings"]
     )
 
 
 def test_small_n_and_small_splits_are_flagged() -> None:
-    warnings = state_of(torch.randn(300, 10), "original", 3).fields(named=False)["diagnostic_warnings"]
+    warnings = state_of(torch.randn(300, 10), "original", 3).fields()["diagnostic_warnings"]
     assert any(w.startswith("300 images: IS grows with the number of images") for w in warnings)
     assert any(w.startswith("splits of 100 images") for w in warnings)
     assert math.isfinite(len(warnings))

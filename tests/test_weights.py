@@ -1,4 +1,4 @@
-"""Tests of inception_score.weights: resolution, download, caching and safe loading.
+"""Tests of inception_score.features.weights: resolution, download, caching and safe loading.
 
 Nothing here touches the internet: downloads come from a loopback HTTP server
 serving small fake checkpoints, and tests that must not download at all replace
@@ -28,9 +28,8 @@ from typing import Self
 import pytest
 import torch
 
-from inception_score import weights
 from inception_score.errors import WeightsError
-from inception_score.weights import (
+from inception_score.features.weights import (
     ENV_VAR,
     INCEPTION_2015,
     ResolvedWeights,
@@ -211,16 +210,8 @@ def test_spec_validates_lengths_and_names() -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = "import sys, inception_score.weights; print('torch' in sys.modules)"
-    src = str(Path(weights.__file__).parents[1])
-    env = {**os.environ, "PYTHONPATH": src}
-    # The package __init__ may legitimately import torch; check the module alone.
-    code = (
-        "import sys, types; pkg = types.ModuleType('inception_score'); "
-        f"pkg.__path__ = [{str(Path(weights.__file__).parent)!r}]; "
-        "sys.modules['inception_score'] = pkg; " + code
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    code = "import sys, inception_score.features.weights; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -410,14 +401,10 @@ def test_nothing_writable(server: LoopbackServer, isolated: Path, monkeypatch: p
 # --------------------------------------------------------------------------- concurrency
 
 _CHILD = """
-import sys, types
+import sys
 from pathlib import Path
-pkg_dir, url, dest, prefix = sys.argv[1:]
-# Load only weights.py and errors.py, not the package __init__ (which may import torch).
-pkg = types.ModuleType("inception_score")
-pkg.__path__ = [pkg_dir]
-sys.modules["inception_score"] = pkg
-from inception_score.weights import download
+url, dest, prefix = sys.argv[1:]
+from inception_score.features.weights import download
 print(download(url, Path(dest), prefix, progress=False))
 """
 
@@ -425,8 +412,7 @@ print(download(url, Path(dest), prefix, progress=False))
 def test_concurrent_downloads_in_processes(server: LoopbackServer, tmp_path: Path) -> None:
     url = server.add("/slow.pth", GOOD, delay=0.05)  # ~0.4 s, so the two overlap
     dest = tmp_path / "cache" / "w.pth"
-    pkg_dir = str(Path(weights.__file__).parent)
-    args = [sys.executable, "-c", _CHILD, pkg_dir, url, str(dest), GOOD_PREFIX]
+    args = [sys.executable, "-c", _CHILD, url, str(dest), GOOD_PREFIX]
     children = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [child.communicate(timeout=30) for child in children]
     for child, (out, err) in zip(children, results, strict=True):

@@ -14,80 +14,62 @@ pattern, an ``@list.txt``, a numpy array or torch tensor of images, a sample fun
 
 The building blocks are public: :class:`InceptionV3` (the network), :func:`preprocess` (TF1
 resize and scaling), :class:`ISAccumulator` and :class:`SplitPlan` (the mathematics and the
-protocols), :func:`load_network` (weights).
+protocols), :func:`load_network` (weights). Everything is imported on first use (``--help``
+stays fast without torch), from the one table below.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import DeviceError, InceptionScoreError, InputError, OptionsError, WeightsError
-from .options import Options
-from .protocols import PROTOCOLS, SplitPlan
-from .report import Result, ShardSummary
 
-if TYPE_CHECKING:  # the torch-heavy modules load on first use (keeps `--help` fast)
+if TYPE_CHECKING:  # for the annotations of compute() only; the exports are the table below
     from torch import nn
 
-    from .generators import GeneratorSource, ModuleGenerator, generator_source, load_generator
-    from .metric import InceptionScore
-    from .network import InceptionOutput, InceptionV3
-    from .pipeline import load_network, merge_stats, release_network
-    from .preprocess import preprocess
-    from .score import ISAccumulator, inception_score_from_logits
+    from .options import Options
+    from .report.result import Result, ShardSummary
 
-__all__ = [
-    "__version__",
-    "compute",
-    "Options",
-    "Result",
-    "ShardSummary",
-    "PROTOCOLS",
-    "SplitPlan",
-    "ISAccumulator",
-    "inception_score_from_logits",
-    "InceptionV3",
-    "InceptionOutput",
-    "preprocess",
-    "load_network",
-    "merge_stats",
-    "release_network",
-    "InceptionScore",
-    "GeneratorSource",
-    "ModuleGenerator",
-    "generator_source",
-    "load_generator",
-    "InceptionScoreError",
-    "InputError",
-    "OptionsError",
-    "WeightsError",
-    "DeviceError",
-]
-
-_LAZY = {
+# public name -> the module that defines it (the one list: __all__ and lazy imports both read it)
+_EXPORTS = {
+    "Options": "options",
+    "Result": "report.result",
+    "ShardSummary": "report.result",
+    "PROTOCOLS": "metrics.protocols",
+    "SplitPlan": "metrics.protocols",
+    "ISAccumulator": "metrics.inception",
+    "inception_score_from_logits": "metrics.inception",
+    "InceptionV3": "features.network",
+    "InceptionOutput": "features.network",
+    "preprocess": "features.preprocess",
+    "load_network": "features.extractor",
+    "release_network": "features.extractor",
     "InceptionScore": "metric",
-    "GeneratorSource": "generators",
-    "ModuleGenerator": "generators",
-    "generator_source": "generators",
-    "load_generator": "generators",
-    "merge_stats": "pipeline",
-    "release_network": "pipeline",
-    "InceptionV3": "network",
-    "InceptionOutput": "network",
-    "preprocess": "preprocess",
-    "ISAccumulator": "score",
-    "inception_score_from_logits": "score",
-    "load_network": "pipeline",
+    "GeneratorSource": "inputs.generators",
+    "ModuleGenerator": "inputs.generators",
+    "generator_source": "inputs.generators",
+    "load_generator": "inputs.models",
+    "InceptionScoreError": "errors",
+    "InputError": "errors",
+    "OptionsError": "errors",
+    "WeightsError": "errors",
+    "DeviceError": "errors",
+    "InceptionScoreWarning": "errors",
 }
+
+__all__ = ["__version__", "compute", "merge_stats", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def compute(
@@ -97,8 +79,8 @@ def compute(
 
     Args:
         source: a folder, image file, ``.npz``/``.npy`` path, numpy array, torch tensor, or a
-            list of them. Arrays: uint8 in [0, 255] or float in [0, 1] (rounded to uint8),
-            N x H x W x 3 or N x 3 x H x W.
+            list of them. Arrays: uint8 in [0, 255] or float in ``image_range`` ((0, 1) by
+            default; rounded to uint8, halves up), N x H x W x 3 or N x 3 x H x W.
         options: an :class:`Options`; or give its fields as keyword arguments instead.
         network: optional stand-in for the Inception network (takes the preprocessed
             N x 3 x 299 x 299 batch, returns logits); its score is not the standard IS.
@@ -108,6 +90,10 @@ def compute(
         statistics (sharpness, diversity, ci95, is_infinity, ...) and the provenance (weights
         sha256, protocol, versions); a :class:`ShardSummary` for ``shard=`` runs.
 
+    Raises:
+        OptionsError (an option's value), InputError (a source), WeightsError, DeviceError: each
+        with a one-line message naming what is wrong and what was expected.
+
     Example:
         >>> import numpy as np
         >>> images = np.random.default_rng(0).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
@@ -115,8 +101,33 @@ def compute(
         >>> r.num_images, r.splits                                                   # doctest: +SKIP
         (20, 2)
     """
-    from .pipeline import score_sources
+    from .errors import OptionsError
+    from .options import Options
+    from .report.data import report_extras
+    from .report.html import write_report
+    from .report.result import Result, build_result
+    from .run.pipeline import run
 
     if options is not None and kwargs:
         raise OptionsError("give either options=Options(...) or keyword options, not both")
-    return score_sources(source, options or Options.from_kwargs(**kwargs), network=network)
+    options = options or Options.from_kwargs(**kwargs)
+    if options.report:
+        from .report.html import check_report_dependencies
+
+        check_report_dependencies()
+    measurement = run(source, options, network=network)
+    result = build_result(measurement)
+    if options.report and measurement.is_main and isinstance(result, Result):
+        write_report(options.report, result.to_dict(), report_extras(measurement))
+    return result
+
+
+def merge_stats(paths: list[str]) -> Result:
+    """The result of one run over everything, from the ``--save-stats`` files of its shards.
+
+    Example (shell): ``inception-score merge shard-*.pt --json``.
+    """
+    from .report.result import build_result
+    from .run.merge import merge_stats as merge
+
+    return build_result(merge(paths))  # type: ignore[return-value]

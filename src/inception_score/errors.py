@@ -8,12 +8,21 @@ unless asked to (``--debug``).
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
+
 __all__ = [
     "InceptionScoreError",
     "InputError",
     "OptionsError",
     "WeightsError",
     "DeviceError",
+    "InceptionScoreWarning",
+    "warn",
+    "recording",
+    "printable",
 ]
 
 
@@ -45,3 +54,59 @@ class DeviceError(InceptionScoreError):
     """The requested device does not exist on this machine."""
 
     exit_code = 5
+
+
+class InceptionScoreWarning(UserWarning):
+    """Something that makes the number less trustworthy (the CLI prints it on one line).
+
+    A run records every such warning in ``Result.warnings`` whatever the user's warnings filter
+    (many users silence library warnings); the filter decides only whether it is shown.
+    """
+
+
+_RECORD: ContextVar[list[str] | None] = ContextVar("inception_score_warnings", default=None)
+
+
+def warn(message: str, stacklevel: int = 2) -> None:
+    """Record ``message`` in the run in progress (if any), then show it as an InceptionScoreWarning.
+
+    Recording does not go through Python's warnings machinery, so what a run records does not
+    depend on the user's warnings filter; showing it does (``simplefilter("ignore")`` hides it).
+    """
+    log = _RECORD.get()
+    if log is not None and message not in log:
+        log.append(message)
+    warnings.warn(message, InceptionScoreWarning, stacklevel=stacklevel + 1)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[str]]:
+    """Collect the messages :func:`warn` gives inside the block (each once, in order)."""
+    log: list[str] = []
+    token = _RECORD.set(log)
+    try:
+        yield log
+    finally:
+        _RECORD.reset(token)
+
+
+def printable(text: object) -> str:
+    r"""``text`` safe for one line of a terminal: control characters (newline, CR, ESC, ...) and
+    the bytes of undecodable file names become visible escapes (``\n``, ``\x1b``, ``\xff``).
+
+    Example:
+        >>> print(printable("bad\nname\x1b[2J.png"))
+        bad\nname\x1b[2J.png
+    """
+    s = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
+            out.append(_ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -1,41 +1,45 @@
 """The Inception Score as a metric object for training loops, in the style of ``torchmetrics.Metric``.
 
-``update(images)`` runs the network on a batch and adds it to the state; ``compute()`` gives a
-:class:`~inception_score.report.Result` (``.mean``, ``.std``, ``.split_scores``, sharpness,
-diversity, ...) of every image seen since ``reset()``, with the protocol of
-:func:`inception_score.compute`, so the number equals what the files would score. It subclasses
+``update(images)`` runs the network on a batch and adds it to the state; ``compute()`` gives the
+same :class:`~inception_score.report.result.Result` as :func:`inception_score.compute` on the same
+images (the same accumulators and the one result builder: mean, std, splits, sharpness,
+diversity, ci95, is_infinity, near-duplicates...), except that the warnings go into
+``result.warnings`` instead of being shown at every evaluation. It subclasses
 ``torchmetrics.Metric`` when torchmetrics is installed (DDP sync, ``.to(device)``, Lightning
 logging); without it, a small base class offers the same methods and syncs over
-``torch.distributed`` itself. torchmetrics stays optional for the package.
+``torch.distributed`` itself. torchmetrics stays optional for the package. Options are validated
+by :class:`~inception_score.options.Options`, as for ``compute()``.
 
 Two ways to keep the state, both exact:
 
-* ``num_samples=N`` (constant memory): the per-split float64 sums of
-  :class:`~inception_score.score.ISAccumulator` for the protocol's split of N images (about
-  160 KB for 10 splits of 1008 classes), plus one int32 count per image index (4 bytes x N,
-  200 KB for 50k) so that ``compute()`` knows that every image arrived exactly once. Sums merge
-  by adding: DDP syncs them with ``dist_reduce_fx="sum"``. ``compute()`` before all N images
-  arrived is an InputError saying how many are missing: the protocol splits N images, and a
-  score over fewer would be a different number under the same name.
-* no ``num_samples``: every image's logits (float32, 1008 per image: 4 KB per image, 200 MB
-  for 50k, kept on the metric's device) and index; ``compute()`` orders them by index and runs
-  the protocol on all of them, in chunks of 4096 images (no N x 1008 float64 copy). DDP
-  gathers them with ``dist_reduce_fx="cat"``; sorting by index makes the result independent
-  of the order in which ranks arrive. (Under torchmetrics' DDP sync every rank must have
-  updated at least once before ``compute()``: it cannot gather an empty list with N x C ones.)
+* ``num_samples=N`` (memory independent of how many batches): the accumulators' own tensors, as
+  metric states summed over ranks (``dist_reduce_fx="sum"``): the per-split sums, the bootstrap
+  (200 replicates: 16 MB for 10 splits), the nested subsets, plus, with the Inception network,
+  the near-duplicate rows (4 KB per image of the first 50,000: 200 MB at 50k) and one int32 count
+  per image index so that ``compute()`` knows that every image arrived exactly once.
+  ``compute()`` before all N images arrived is an InputError saying how many are missing: the
+  protocol splits N images, and a score over fewer would be a different number under the same
+  name.
+* no ``num_samples``: every image's logits (4 KB) and, with the Inception network, its pool3
+  features (8 KB), kept on the metric's device, and its index; ``compute()`` orders them by index
+  and feeds the accumulators of all of them, in chunks of 4096 images. DDP gathers them with
+  ``dist_reduce_fx="cat"``; sorting by index makes the result independent of the order in which
+  ranks arrive. (Under torchmetrics' DDP sync every rank must have updated at least once before
+  ``compute()``: it cannot gather an empty list with N x C ones.)
 
 Which image is which: an image's index decides its split (torch-fidelity's protocol permutes N
 images with a fixed seed). ``update(images, indices=...)`` says it; by default the k-th image
-this process updates is image ``rank + k * world_size`` under ``torch.distributed``
-(the order ``DistributedSampler(shuffle=False)`` deals images out), and image k in one process.
-``DistributedSampler`` pads the last round with repeated images unless ``drop_last=True``:
-with ``num_samples`` that is an error (an index beyond N), without it the repeats are scored.
+this process updates is image ``rank + k * world_size`` under ``torch.distributed`` (the order
+``DistributedSampler(shuffle=False)`` deals images out), and image k in one process.
+``DistributedSampler`` pads the last round with repeated images unless ``drop_last=True``: with
+``num_samples`` that is an error (an index beyond N), without it the repeats are scored.
 
-One network pass for several metrics: with ``return_features=True``, ``update`` keeps the
-batch's :class:`~inception_score.network.InceptionOutput` (``logits_unbiased``, ``logits``,
-``pool3``) in ``last_output``, and ``metric(images)`` returns it, so FID can be fed from the
-same pass. ``update(logits=...)`` / :meth:`InceptionScore.update_logits` score logits computed
-elsewhere.
+One network pass for several metrics: with ``return_features=True``, ``update`` keeps the batch's
+:class:`~inception_score.features.network.InceptionOutput` (``logits_unbiased``, ``logits``,
+``pool3``) in ``last_output``, and ``metric(images)`` returns it, so FID can be fed from the same
+pass. ``update(logits=...)`` / :meth:`InceptionScore.update_logits` score logits computed
+elsewhere; the network is loaded on the first update with images, never for logits (the
+near-duplicate fields are then left out: logits carry no pool3).
 
 Example:
     >>> import torch
@@ -59,19 +63,19 @@ from torch import Tensor
 
 from ._version import __version__
 from .errors import InputError, OptionsError
-from .generators import check_image_range, images_to_uint8
-from .network import NUM_CLASSES, InceptionOutput, InceptionV3
-from .options import PRECISIONS
-from .pipeline import load_network, resolve_device
-from .preprocess import preprocess
-from .protocols import SplitPlan, get_protocol
-from .report import Result
-from .runtime import Runner
-from .score import ISAccumulator, probabilities
+from .features.extractor import Extractor, NonFiniteOutput, custom_extractor, inception_extractor
+from .features.network import InceptionOutput
+from .inputs.arrays import images_to_uint8
+from .metrics.base import Accumulator
+from .metrics.registry import MetricSpec, build_accumulators
+from .options import Options
+from .report.result import Result, build_result
+from .run.measurement import Measurement
+from .run.plan import resolve_device
 
 __all__ = ["InceptionScore", "TORCHMETRICS"]
 
-LOGITS_CHUNK = 4096  # rows turned into float64 probabilities at a time in compute()
+LOGITS_CHUNK = 4096  # images fed to the accumulators at a time in compute()
 
 
 class _PlainMetric:
@@ -140,6 +144,15 @@ except ImportError:
     TORCHMETRICS = False
 
 
+try:  # torchmetrics is optional: the test extra has it, the package does not need it
+    from torchmetrics import Metric as _Base
+
+    TORCHMETRICS = True
+except ImportError:
+    _Base = _PlainMetric  # type: ignore[assignment,misc]
+    TORCHMETRICS = False
+
+
 def _cat(value: Tensor | list[Tensor], columns: int, dtype: torch.dtype) -> Tensor:
     """A list state (or what torchmetrics' sync made of it: one tensor) as one tensor."""
     if isinstance(value, Tensor):
@@ -147,13 +160,6 @@ def _cat(value: Tensor | list[Tensor], columns: int, dtype: torch.dtype) -> Tens
     if not value:
         return torch.empty((0, columns) if columns else (0,), dtype=dtype)
     return torch.cat([v.to(dtype) for v in value])
-
-
-def _inception_outputs(runner: Runner, bias: Tensor, images: Tensor) -> InceptionOutput:
-    """The runner's logits and pool3 (one pass), plus the biased logits (for FID)."""
-    both = runner.outputs(images)  # N x (1008 + 2048)
-    unbiased, pool3 = both[:, :NUM_CLASSES], both[:, NUM_CLASSES:]
-    return InceptionOutput(unbiased, unbiased + bias.to(unbiased.device), pool3)
 
 
 class InceptionScore(_Base):  # type: ignore[misc,valid-type]
@@ -164,19 +170,23 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         splits: number of splits; default: the protocol's (10; ``adm`` uses chunks of 5000).
         protocol: ``torch-fidelity`` (default), ``original`` or ``adm`` (see the README).
         num_samples: the number N of images that will be scored: constant memory (see the
-            module docstring); None: keep every image's logits until ``compute``.
+            module docstring); None: keep every image's outputs until ``compute``.
         network: stands in for the Inception network: takes the preprocessed N x 3 x 299 x 299
-            batch and returns :class:`~inception_score.network.InceptionOutput` or N x C logits
-            (C = ``num_classes``); it must already be on the device the metric runs on. Its
+            batch and returns :class:`~inception_score.features.network.InceptionOutput` or N x C
+            logits (C = ``num_classes``); it must already be on the device the metric runs on. Its
             score is not the standard IS.
         device: where the network runs; default: the metric's device (``metric.to(...)``).
         precision: ``exact`` or ``fast`` (see the README).
-        image_range: the range of float images, (0, 1), (-1, 1) or (0, 255), rounded to uint8
-            as the files would be; None: only uint8 images are accepted. uint8 always is.
+        image_range: the range of float images, e.g. (0, 1), (-1, 1) or (0, 255), rounded to
+            uint8 as the files would be; None: only uint8 images are accepted. uint8 always is.
         return_features: keep each batch's network output in ``last_output`` (and return it
             from ``metric(images)``).
         num_classes: the network's number of outputs (1008 for Inception).
+        bootstrap, seed: as for :func:`inception_score.compute` (ci95; is_infinity's subsets).
         kwargs: options of ``torchmetrics.Metric`` (``process_group``, ``sync_on_compute``...).
+
+    Raises:
+        OptionsError: an option outside what is accepted (the same checks as ``compute()``).
     """
 
     is_differentiable = False
@@ -196,50 +206,51 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         image_range: tuple[float, float] | None = (0.0, 1.0),
         return_features: bool = False,
         num_classes: int = 1008,
+        bootstrap: int = 200,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.protocol = get_protocol(protocol).name
-        for name, value in (("splits", splits), ("num_samples", num_samples), ("num_classes", num_classes)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise OptionsError(f"{name}: got {value!r}, expected a positive integer")
-        if splits is not None and get_protocol(protocol).chunk is not None:
-            chunk = get_protocol(protocol).chunk
-            raise OptionsError(
-                f"splits: got {splits}, but protocol {protocol!r} uses chunks of {chunk}; leave it unset"
-            )
-        if precision not in PRECISIONS:
-            raise OptionsError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
-        self.splits, self.num_samples, self.num_classes = splits, num_samples, num_classes
-        self.precision = precision
+        self.options = Options(
+            splits=splits,
+            protocol=protocol,
+            weights=os.fspath(weights) if weights is not None else None,
+            num_samples=num_samples,
+            precision=precision,
+            device=str(device) if device is not None else "auto",
+            bootstrap=bootstrap,
+            seed=seed,
+            progress=False,
+        )
+        from .options import check_image_range, check_int
+
+        self.num_classes = check_int(num_classes, "num_classes")
         self.image_range = check_image_range(image_range)
         self.return_features = return_features
         self.run_device = resolve_device(str(device)) if device is not None else None
-        self.plan = SplitPlan(protocol, num_samples, splits) if num_samples is not None else None
         # Kept in a dict, not as attributes: nn.Module would register the network as a submodule,
         # putting 100 MB of Inception weights into every checkpoint of a model that holds the metric.
-        self._nets: dict[str, Any] = {}
-        self.weights_sha256: str | None = None
-        self.weights_path: str | None = None
-        self.weights_source = "custom network"
-        if network is not None:
-            self._nets["custom"] = network
-        else:
-            net, resolved = load_network(weights, torch.device("cpu"), progress=False)
-            self._nets["inception"] = net
-            self.weights_sha256, self.weights_path = resolved.sha256, str(resolved.path)
-            self.weights_source = resolved.source
-        if self.plan is not None:
-            # the accumulator's own fields, with its own shapes, as metric states summed over ranks
-            template = ISAccumulator(self.plan.num_splits, num_classes)
-            for name in ISAccumulator.FIELDS:
-                self.add_state(name, torch.zeros_like(getattr(template, name)), dist_reduce_fx="sum")
-            self.add_state("seen", torch.zeros(self.plan.num_images, dtype=torch.int32), dist_reduce_fx="sum")
+        self._nets: dict[str, Any] = {"custom": network} if network is not None else {}
+        self.inception = network is None
+        self._accumulators: list[Accumulator] | None = None
+        if num_samples is not None:
+            self._accumulators = build_accumulators(self._spec(num_samples))
+            for accumulator in self._accumulators:
+                for key, tensor in accumulator.state().items():
+                    self.add_state(f"{accumulator.name}__{key}", tensor.clone(), dist_reduce_fx="sum")
+            self.add_state("seen", torch.zeros(num_samples, dtype=torch.int32), dist_reduce_fx="sum")
         else:
             self.add_state("logits", [], dist_reduce_fx="cat")
             self.add_state("indices", [], dist_reduce_fx="cat")
-        self.last_output: InceptionOutput | Tensor | None = None
+            if self.inception:
+                self.add_state("pool3", [], dist_reduce_fx="cat")
+        self.last_output: InceptionOutput | None = None
         self._next = 0  # images this process has updated (for the default indexes)
+
+    def _spec(self, num_images: int) -> MetricSpec:
+        o = self.options
+        named = self.inception and self.num_classes == 1008
+        return MetricSpec(o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed)
 
     # ----------------------------------------------------------------------- updating
 
@@ -257,24 +268,24 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         if (images is None) == (logits is None):
             raise OptionsError("update: give images, or logits=, not both")
         if logits is None:
-            logits = self._forward(images)
+            outputs = self._forward(images)
+            self.last_output = outputs if self.return_features else None
         else:
-            logits = torch.as_tensor(logits)
+            outputs = InceptionOutput(logits_unbiased=torch.as_tensor(logits).detach())
             self.last_output = None
-        if logits.dim() != 2 or logits.shape[1] != self.num_classes:
+        shape = tuple(outputs.require("logits_unbiased").shape)
+        if len(shape) != 2 or shape[1] != self.num_classes:
             raise InputError(
-                f"update: expected logits of shape N x {self.num_classes}, got {tuple(logits.shape)}"
-                + (" (set num_classes to the network's number of outputs)" if logits.dim() == 2 else "")
+                f"update: expected logits of shape N x {self.num_classes}, got {shape}"
+                + (" (set num_classes to the network's number of outputs)" if len(shape) == 2 else "")
             )
-        self._add(logits.detach(), indices)
+        self._add(outputs, indices)
 
     def update_logits(self, logits: Tensor | np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> None:
         """Add N x C logits computed elsewhere (without the fc bias, for the standard IS)."""
         self.update(logits=logits, indices=indices)
 
-    def forward(
-        self, images: Any = None, indices: Any = None, *, logits: Any = None
-    ) -> InceptionOutput | Tensor | None:
+    def forward(self, images: Any = None, indices: Any = None, *, logits: Any = None) -> InceptionOutput | None:
         """``metric(images)``: update, and return the batch's network output if ``return_features``.
 
         (torchmetrics' ``forward`` would return the score of the batch alone, which for IS
@@ -286,29 +297,29 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
     def _device_for_network(self) -> torch.device:
         return self.run_device or torch.device(self.device)
 
-    def _forward(self, images: Any) -> Tensor:
-        u8 = images_to_uint8(images, self.image_range, "update: images")
-        device = self._device_for_network()
-        x = preprocess(u8, device)  # N x 3 x 299 x 299 float32
-        with torch.no_grad():
-            if "inception" in self._nets:
-                runner = self._runner(device)
-                bias = self._nets["inception"].fc.bias
-                out: Any = _inception_outputs(runner, bias, x) if self.return_features else runner(x)
-            else:
-                out = self._nets["custom"](x)
-        logits = out.logits_unbiased if isinstance(out, InceptionOutput) else out
-        if not isinstance(logits, Tensor):
-            raise InputError(f"network: returned a {type(out).__name__}; expected InceptionOutput or N x C logits")
-        self.last_output = out if self.return_features else None
-        return logits
-
-    def _runner(self, device: torch.device) -> Runner:
-        cached = self._nets.get("runner")
+    def _extractor(self, device: torch.device) -> Extractor:
+        """The network, loaded (and for Inception, verified) on first use."""
+        cached = self._nets.get("extractor")
         if cached is None or cached.device != device:
-            net: InceptionV3 = self._nets["inception"]
-            self._nets["runner"] = Runner(net, device, self.precision)
-        return self._nets["runner"]  # type: ignore[no-any-return]
+            if self.inception:
+                fields = ("logits_unbiased", "logits", "pool3")
+                cached = inception_extractor(
+                    self.options.weights, device, self.options.precision, fields, progress=False
+                )
+            else:
+                cached = custom_extractor(self._nets["custom"], device, description="network")
+            self._nets["extractor"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    def _forward(self, images: Any) -> InceptionOutput:
+        u8 = images_to_uint8(images, self.image_range, "update: images")
+        with torch.no_grad():
+            try:
+                return self._extractor(self._device_for_network())(u8)
+            except NonFiniteOutput as exc:
+                raise InputError(
+                    f"update: the network gave NaN or inf for image {exc.row} of the batch ({exc.field})"
+                ) from None
 
     def _rank_world(self) -> tuple[int, int]:
         if not (dist.is_available() and dist.is_initialized()):
@@ -327,40 +338,43 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             raise InputError(f"update: image indices must be non-negative, got {int(idx.min())}")
         return idx.astype(np.int64), False
 
-    def _add(self, logits: Tensor, indices: Any) -> None:
-        n = logits.shape[0]
+    def _add(self, outputs: InceptionOutput, indices: Any) -> None:
+        n = len(outputs)
         idx, counted = self._indices(n, indices)
-        state_device = self._state_device()
-        if self.plan is not None:
-            if n and idx.max() >= self.plan.num_images:
+        state_device = torch.device(self.device)
+        outputs = outputs.to(state_device)
+        if self._accumulators is not None:
+            total = len(self.seen)
+            if n and idx.max() >= total:
                 raise InputError(
-                    f"update: image index {int(idx.max())} is beyond num_samples={self.plan.num_images}: more images "
+                    f"update: image index {int(idx.max())} is beyond num_samples={total}: more images "
                     f"than the metric was set up for (call reset() between evaluations; under torch.distributed "
                     f"the default index of a rank's k-th image is rank + k * world_size)"
                 )
-            p, plogp = probabilities(logits.to(state_device))
-            ids = torch.from_numpy(self.plan.split_of(idx)).to(state_device)
-            self._accumulator().add_probabilities(p, plogp, ids)
-            self.seen.index_add_(
-                0, torch.from_numpy(idx).to(state_device), torch.ones(n, dtype=torch.int32, device=state_device)
-            )
+            for accumulator in self._bound():
+                accumulator.update(outputs, idx)
+            where = torch.from_numpy(idx).to(state_device)
+            self.seen.index_add_(0, where, torch.ones(n, dtype=torch.int32, device=state_device))
         else:
-            self.logits.append(logits.to(state_device, torch.float32))
+            self.logits.append(outputs.require("logits_unbiased").to(torch.float32))
             self.indices.append(torch.from_numpy(idx).to(state_device))
+            if self.inception:
+                pool3 = outputs.pool3
+                # logits given without features: NaN rows mark "no pool3" (near-duplicates are then left out)
+                self.pool3.append(
+                    pool3.float() if pool3 is not None else torch.full((n, 2048), float("nan"), device=state_device)
+                )
         if counted:
             self._next += n
 
-    def _state_device(self) -> torch.device:
-        return torch.device(self.device)
-
-    def _accumulator(self, states: dict[str, Any] | None = None) -> ISAccumulator:
-        """An ISAccumulator whose sums are this metric's state tensors (updates land in the state)."""
-        assert self.plan is not None
-        acc = ISAccumulator.__new__(ISAccumulator)
-        acc.num_splits, acc.num_classes = self.plan.num_splits, self.num_classes
-        for name in ISAccumulator.FIELDS:
-            setattr(acc, name, states[name] if states is not None else getattr(self, name))
-        return acc
+    def _bound(self, states: dict[str, Any] | None = None) -> list[Accumulator]:
+        """The accumulators, with this metric's state tensors (or ``states``) as their live state."""
+        assert self._accumulators is not None
+        for accumulator in self._accumulators:
+            prefix = accumulator.name + "__"
+            source = states if states is not None else {n: getattr(self, n) for n in self._defaults}
+            accumulator.bind({k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)})
+        return self._accumulators
 
     # ----------------------------------------------------------------------- results
 
@@ -370,47 +384,60 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         return self._synced_states()  # type: ignore[no-any-return]
 
     def compute(self) -> Result:
-        """The score of every image given since ``reset()`` (on every rank, after DDP sync)."""
+        """The result over every image given since ``reset()`` (on every rank, after DDP sync):
+        the same fields as :func:`inception_score.compute` on the same images."""
         states = self._states()
-        if self.plan is not None:
+        if self._accumulators is not None:
             seen = states["seen"].cpu()
+            total = len(seen)
             missing = int((seen == 0).sum())
             if missing:
                 first = int((seen == 0).nonzero()[0])
                 raise InputError(
-                    f"compute: {missing} of num_samples={self.plan.num_images} images have not been given "
-                    f"(first missing: index {first}); the protocol splits all {self.plan.num_images}, so give the "
+                    f"compute: {missing} of num_samples={total} images have not been given "
+                    f"(first missing: index {first}); the protocol splits all {total}, so give the "
                     f"rest, or set num_samples to the number of images you score"
                 )
             if bool((seen > 1).any()):
                 twice = int((seen > 1).nonzero()[0])
                 raise InputError(
                     f"compute: image index {twice} was given {int(seen[twice])} times; each of the "
-                    f"num_samples={self.plan.num_images} images must be given once (DistributedSampler padding?)"
+                    f"num_samples={total} images must be given once (DistributedSampler padding?)"
                 )
-            acc, plan = self._accumulator(states), self.plan
+            accumulators, spec = self._bound(states), self._spec(total)
         else:
-            acc, plan = self._from_logits(states)
-        scores = acc.split_scores()
-        fields = _describe(acc, self.protocol, named="inception" in self._nets and self.num_classes == 1008)
-        return Result(
-            inception_score_mean=float(np.mean(scores)),
-            inception_score_std=float(np.std(scores)),
-            split_scores=[float(s) for s in scores],
-            num_images=plan.num_images,
-            splits=plan.num_splits,
-            protocol=self.protocol,
-            weights_sha256=self.weights_sha256,
-            weights_path=self.weights_path,
-            weights_source=self.weights_source,
-            precision=self.precision if "inception" in self._nets else "custom network",
-            package_version=__version__,
-            torch_version=torch.__version__,
-            device=str(self._device_for_network()),
-            **fields,
-        )
+            accumulators, spec = self._from_outputs(states)
+        facts = self._facts(spec)
+        try:
+            return build_result(Measurement(accumulators, spec, facts), show_warnings=False)  # type: ignore[return-value]
+        finally:
+            if self._accumulators is not None:
+                self._bound()  # back to the local (unsynced) state
 
-    def _from_logits(self, states: dict[str, Any]) -> tuple[ISAccumulator, SplitPlan]:
+    def _facts(self, spec: MetricSpec) -> dict[str, Any]:
+        extractor = self._nets.get("extractor")
+        weights = extractor.weights if extractor is not None else None
+        if weights is None and self.inception:  # logits only so far: name the weights they should come from
+            from .features.weights import locate_weights
+
+            try:
+                weights = locate_weights(self.options.weights, progress=False)
+            except Exception:  # compute() on given logits must not need (or download) the weights
+                weights = None
+        return {
+            "num_images": spec.num_images,
+            "splits": spec.plan().num_splits,
+            "protocol": spec.protocol,
+            "weights_sha256": weights.sha256 if weights else None,
+            "weights_path": str(weights.path) if weights else None,
+            "weights_source": weights.source if weights else ("custom network" if not self.inception else None),
+            "precision": self.options.precision if self.inception else "custom network",
+            "package_version": __version__,
+            "torch_version": torch.__version__,
+            "device": str(self._device_for_network()),
+        }
+
+    def _from_outputs(self, states: dict[str, Any]) -> tuple[list[Accumulator], MetricSpec]:
         logits = _cat(states["logits"], self.num_classes, torch.float32)
         indices = _cat(states["indices"], 0, torch.int64).to(logits.device)
         if len(logits) == 0:
@@ -423,12 +450,17 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 f"compute: image index {int(ordered[int(repeated[0])])} was given more than once; under "
                 f"torch.distributed each rank's k-th image is rank + k * world_size unless update() gets indices="
             )
-        plan = SplitPlan(self.protocol, len(logits), self.splits)
-        acc = ISAccumulator(plan.num_splits, self.num_classes, logits.device)
+        pool3 = _cat(states["pool3"], 2048, torch.float32).to(logits.device) if self.inception else None
+        if pool3 is not None and bool(pool3.isnan().any()):
+            pool3 = None  # some updates were logits alone: no near-duplicate statistics
+        spec = self._spec(len(logits))
+        accumulators = build_accumulators(spec, logits.device)
         for lo in range(0, len(logits), LOGITS_CHUNK):
             rows = order[lo : lo + LOGITS_CHUNK]
-            acc.update(logits[rows], plan.split_of(np.arange(lo, lo + len(rows))))
-        return acc, plan
+            outputs = InceptionOutput(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None)
+            for accumulator in accumulators:
+                accumulator.update(outputs, np.arange(lo, lo + len(rows)))
+        return accumulators, spec
 
     def reset(self) -> None:
         """Forget every image (and the default index counter)."""
@@ -438,31 +470,16 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
 
     def merge(self, other: InceptionScore) -> InceptionScore:
         """Add the images of ``other`` (a metric with the same options) to this one; returns self."""
-        if (self.protocol, self.splits, self.num_samples, self.num_classes) != (
-            other.protocol,
-            other.splits,
-            other.num_samples,
-            other.num_classes,
-        ):
-            raise OptionsError("merge: the metrics differ in protocol, splits, num_samples or num_classes")
+        mine = (self.options, self.num_classes, self.inception)
+        if mine != (other.options, other.num_classes, other.inception):
+            raise OptionsError("merge: the metrics differ in their options (protocol, splits, num_samples, ...)")
         for name in self._reductions:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if isinstance(mine, Tensor):
-                setattr(self, name, mine + theirs.to(mine.device))
+            value, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(value, Tensor):
+                setattr(self, name, value + theirs.to(value.device))
             else:
-                setattr(self, name, list(mine) + [t.to(self._state_device()) for t in theirs])
+                setattr(self, name, list(value) + [t.to(self.device) for t in theirs])
         if TORCHMETRICS:  # the cached result is stale, and compute() must not warn "before update"
             self._computed = None
             self._update_count += other._update_count
         return self
-
-
-def _describe(acc: ISAccumulator, protocol: str, named: bool) -> dict[str, Any]:
-    """The diagnostics fields of :func:`~inception_score.diagnostics.describe`; its warnings
-    (fewer than 50k images...) go into ``warnings`` instead of being raised, as a training loop
-    would see them at every evaluation."""
-    from .diagnostics import describe
-
-    fields = dict(describe(acc, protocol, named=named))
-    fields["warnings"] = list(fields.pop("diagnostic_warnings"))  # type: ignore[call-overload]
-    return fields

@@ -1,12 +1,20 @@
-"""The one typed source of truth for options, read by both the Python API and the CLI.
+"""The one typed source of truth for options, read by the Python API, the CLI and the metric object.
 
-Each field carries its command-line flag and help text as metadata; :mod:`inception_score.cli`
-builds its parser from these fields, and :func:`inception_score.compute` accepts the same names
-as keyword arguments. An unknown option is an error, never silently ignored.
+:class:`Options` is frozen and holds typed values: tuples for ranges, means and stds, a pair of
+ints for a shard. Each field carries its command-line flag, its help text and, where the command
+line writes it differently (``--image-range=-1,1``, ``--shard 0/4``), the parser that turns the
+string into the typed value; :mod:`inception_score.cli` builds its parser from these fields, and
+:func:`inception_score.compute` accepts the same names as keyword arguments. Every field is
+validated here, once, by the checks below, which the rest of the package reuses; an unknown
+option is an error, never silently ignored.
 
 Example:
     >>> Options(splits=5).protocol
     'torch-fidelity'
+    >>> Options(image_range=[-1, 1]).image_range
+    (-1.0, 1.0)
+    >>> parse_pair("0/4", "shard", int, sep="/")
+    (0, 4)
     >>> try:
     ...     Options.from_kwargs(splitz=5)
     ... except OptionsError as err:
@@ -17,23 +25,166 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import OptionsError
-from .protocols import PROTOCOLS
+from .metrics.protocols import PROTOCOLS
+
+__all__ = [
+    "Options",
+    "ON_ERROR",
+    "PRECISIONS",
+    "LATENTS",
+    "check_int",
+    "check_image_range",
+    "check_device",
+    "check_triple",
+    "check_shard",
+    "parse_pair",
+]
 
 ON_ERROR = ("fail", "skip")
-PRECISIONS = ("exact", "fast")  # kept here (not imported from runtime) so that --help needs no torch
-
-__all__ = ["Options"]
-
-
-def _opt(default: Any, help: str, **cli: Any) -> Any:
-    return field(default=default, metadata={"help": help, **cli})
+PRECISIONS = ("exact", "fast")
+LATENTS = ("normal", "sobol")
+_DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
 
 
-@dataclass
+# --------------------------------------------------------------------------- checks (used package-wide)
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``; OptionsError naming ``name`` otherwise (bools are not ints)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise OptionsError(f"{name}: got {value!r}, expected an integer")
+    value = int(value)
+    if value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise OptionsError(f"{name}: got {value}, expected {kind}")
+    return value
+
+
+def _numbers(value: Any, name: str, count: int, example: str) -> tuple[float, ...]:
+    if isinstance(value, str):
+        raise OptionsError(
+            f"{name}: got {value!r}, expected a tuple of {count} numbers such as ({example}) "
+            f"(the command line's comma-separated form is parsed into one)"
+        )
+    try:
+        numbers = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise OptionsError(f"{name}: got {value!r}, expected {count} numbers such as ({example})") from None
+    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
+        raise OptionsError(f"{name}: got {value!r}, expected {count} finite numbers such as ({example})")
+    return numbers
+
+
+def check_image_range(value: Any, name: str = "image_range") -> tuple[float, float] | None:
+    """The value range of float images, (lo, hi) with lo < hi (e.g. (0, 1), (-1, 1), (0, 255)); None: uint8 only."""
+    if value is None:
+        return None
+    lo, hi = _numbers(value, name, 2, "-1, 1")
+    if not lo < hi:
+        raise OptionsError(f"{name}: got {value!r}, expected lo < hi")
+    return lo, hi
+
+
+def check_triple(value: Any, name: str) -> tuple[float, float, float]:
+    """Three per-channel numbers (a single number is repeated); stds must be positive."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value,) * 3
+    a, b, c = _numbers(value, name, 3, "0.5, 0.5, 0.5")
+    if name.endswith("std") and min(a, b, c) <= 0:
+        raise OptionsError(f"{name}: got {value!r}, expected positive numbers (they divide the pixels)")
+    return a, b, c
+
+
+def check_shard(value: Any) -> tuple[int, int] | None:
+    """(i, K) with 0 <= i < K: shard i of K."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2:
+        raise OptionsError(
+            f"shard: got {value!r}, expected a pair (i, K) such as (0, 4) (the command line's i/K is parsed into it)"
+        )
+    index, count = (check_int(v, "shard", 0) for v in value)
+    if count < 1 or not index < count:
+        raise OptionsError(f"shard: got {value!r}, expected (i, K) with 0 <= i < K")
+    return index, count
+
+
+def check_device(value: Any) -> str:
+    """auto, cpu, cuda, cuda:N, mps, xpu or xpu:N (whether it exists is checked when the run starts)."""
+    if not isinstance(value, str) or not _DEVICE.match(value):
+        raise OptionsError(f"device: got {value!r}, expected auto, cpu, cuda, cuda:N, mps, xpu or xpu:N")
+    return value
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise OptionsError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
+    return value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- command-line parsers
+
+
+def parse_pair(text: str, name: str, kind: Callable[[str], Any] = float, sep: str = ",") -> tuple[Any, Any]:
+    """'a,b' (or 'i/K' with ``sep="/"``) -> a typed pair; OptionsError naming ``name`` otherwise."""
+    parts = text.split(sep)
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return kind(parts[0].strip()), kind(parts[1].strip())
+    except ValueError:
+        example = "0/4" if sep == "/" else "-1,1"
+        raise OptionsError(f"{name}: got {text!r}, expected two values like {example}") from None
+
+
+def _parse_triple(text: str, name: str) -> tuple[float, ...]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise OptionsError(f"{name}: got {text!r}, expected 1 or 3 numbers such as 0.5,0.5,0.5") from None
+    if len(values) not in (1, 3):
+        raise OptionsError(f"{name}: got {text!r}, expected 1 or 3 numbers such as 0.5,0.5,0.5")
+    return tuple(values * 3 if len(values) == 1 else values)
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = parse_pair(text, "image_range")
+    except OptionsError:
+        raise OptionsError(f"image_range: got {text!r}, expected two numbers lo,hi such as -1,1") from None
+    if not lo < hi:
+        raise OptionsError(f"image_range: got {text!r}, expected lo < hi")
+    return lo, hi
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = parse_pair(text, "shard", int, sep="/")
+    except OptionsError:
+        raise OptionsError(f"shard: got {text!r}, expected i/K, e.g. 0/4 for the first of 4 shards") from None
+    if count < 1 or not 0 <= index < count:
+        raise OptionsError(f"shard: got {text!r}, expected i/K with 0 <= i < K")
+    return index, count
+
+
+def _opt(default: Any, help: str, parse: Callable[[str], Any] | None = None, **cli: Any) -> Any:
+    meta = {"help": help, **cli}
+    if parse is not None:
+        meta["parse"] = parse
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- the options
+
+
+@dataclass(frozen=True)
 class Options:
     """How to compute the score. Every field is also a CLI flag (``batch_size`` -> ``--batch-size``)."""
 
@@ -53,7 +204,7 @@ class Options:
         "Inception weights file (.pth); default: $INCEPTION_SCORE_WEIGHTS, then the torch hub cache, then download",
         metavar="PATH",
     )
-    device: str = _opt("auto", "auto, cpu, cuda or cuda:N (auto: cuda if available)", metavar="DEVICE")
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:N, mps or xpu (auto: cuda if available)", metavar="DEVICE")
     batch_size: int | None = _opt(
         None, "images per forward pass (default: 64 on cpu; on cuda, from free GPU memory, at most 500)", metavar="N"
     )
@@ -70,14 +221,13 @@ class Options:
     )
     z_dim: int | None = _opt(None, "latent size of an nn.Module generator (default: its z_dim attribute)", metavar="D")
     latents: str = _opt(
-        "normal",
-        "generator latents: normal (seeded) or sobol (scrambled Sobol, lower variance)",
-        choices=("normal", "sobol"),
+        "normal", "generator latents: normal (seeded) or sobol (scrambled Sobol, lower variance)", choices=LATENTS
     )
-    image_range: str | tuple[float, float] | None = _opt(
+    image_range: tuple[float, float] | None = _opt(
         None,
-        "value range of a generator's float images: 0,1 (default), 0,255, or -1,1 "
-        "(write --image-range=-1,1); floats are rounded to uint8",
+        "value range of float images (arrays, generators): 0,1 (default), 0,255, or -1,1 "
+        "(write --image-range=-1,1); floats are rounded to uint8, halves up",
+        parse=_parse_range,
         metavar="LO,HI",
     )
     classifier: str | None = _opt(
@@ -89,8 +239,18 @@ class Options:
     classifier_size: int | None = _opt(
         None, "resize images to SxS (TF1 bilinear) for --classifier (default: keep their size)", metavar="S"
     )
-    classifier_mean: str = _opt("0,0,0", "per-channel mean subtracted from [0, 1] pixels for --classifier", metavar="M")
-    classifier_std: str = _opt("1,1,1", "per-channel std dividing [0, 1] pixels for --classifier", metavar="S")
+    classifier_mean: tuple[float, float, float] = _opt(
+        (0.0, 0.0, 0.0),
+        "per-channel mean subtracted from [0, 1] pixels for --classifier",
+        parse=lambda s: _parse_triple(s, "classifier_mean"),
+        metavar="M",
+    )
+    classifier_std: tuple[float, float, float] = _opt(
+        (1.0, 1.0, 1.0),
+        "per-channel std dividing [0, 1] pixels for --classifier",
+        parse=lambda s: _parse_triple(s, "classifier_std"),
+        metavar="S",
+    )
     on_error: str = _opt(
         "fail",
         "unreadable image files: fail (default: stop with one line naming the first) or skip "
@@ -112,8 +272,11 @@ class Options:
     seed: int = _opt(
         0, "seed of the bootstrap weights and of the IS-at-infinite-N subsets (not of the splits)", metavar="N"
     )
-    shard: str | None = _opt(
-        None, "score only shard i of K (i/K, e.g. 0/4) of the images; needs --save-stats; see `merge`", metavar="i/K"
+    shard: tuple[int, int] | None = _opt(
+        None,
+        "score only shard i of K (i/K, e.g. 0/4) of the images; needs --save-stats; see `merge`",
+        parse=_parse_shard,
+        metavar="i/K",
     )
     save_stats: str | None = _opt(
         None,
@@ -126,95 +289,68 @@ class Options:
     state_interval: float = _opt(60.0, "seconds between saves of --state", metavar="SECONDS")
     cache: str | None = _opt(
         None,
-        "keep each image's logits and pool3 features in DIR, keyed by its pixels; later runs "
+        "keep each image's network outputs in DIR, keyed by its pixels; later runs "
         "recompute only new or changed images",
         metavar="DIR",
     )
     report: str | None = _opt(
         None,
-        "write report.html and its figures to DIR (classes, splits, IS at infinite N, most and least confident images)",
+        "write report.html and its figures to DIR (classes, splits, IS at infinite N, most and least confident "
+        "images; needs the 'report' extra: pip install 'inception-score[report]')",
         metavar="DIR",
     )
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise OptionsError naming the first option with a value outside what is accepted."""
-        if self.protocol not in PROTOCOLS:
-            raise OptionsError(f"protocol: got {self.protocol!r}, expected one of {', '.join(PROTOCOLS)}")
-        for name in (
-            "splits",
-            "batch_size",
-            "num_workers",
-            "check_precision",
-            "bootstrap",
-            "seed",
-            "num_samples",
-            "z_dim",
-        ):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise OptionsError(f"{name}: got {value!r}, expected an integer")
-            minimum = 0 if name in ("num_workers", "check_precision", "bootstrap", "seed") else 1
-            if value < minimum:
-                kind = "a non-negative" if minimum == 0 else "a positive"
-                raise OptionsError(f"{name}: got {value}, expected {kind} integer")
+        """Validate every field and normalise typed values (lists -> tuples); OptionsError names the first bad one."""
+        set_ = object.__setattr__  # frozen: normalised values are set once, here
+        _choice(self.protocol, "protocol", tuple(PROTOCOLS))
+        for name, minimum in (("splits", 1), ("batch_size", 1), ("num_workers", 0), ("num_samples", 1)):
+            if getattr(self, name) is not None:
+                set_(self, name, check_int(getattr(self, name), name, minimum))
+        for name in ("check_precision", "bootstrap", "seed"):
+            set_(self, name, check_int(getattr(self, name), name, 0))
+        for name in ("z_dim", "classifier_size"):
+            if getattr(self, name) is not None:
+                set_(self, name, check_int(getattr(self, name), name, 1))
         if self.splits is not None and PROTOCOLS[self.protocol].chunk is not None:
             raise OptionsError(
                 f"splits: got {self.splits}, but protocol {self.protocol!r} uses consecutive chunks of "
                 f"{PROTOCOLS[self.protocol].chunk} images; leave splits unset"
             )
-        if self.on_error not in ON_ERROR:
-            raise OptionsError(f"on_error: got {self.on_error!r}, expected one of {', '.join(ON_ERROR)}")
-        if self.precision not in PRECISIONS:
-            raise OptionsError(f"precision: got {self.precision!r}, expected one of {', '.join(PRECISIONS)}")
+        _choice(self.on_error, "on_error", ON_ERROR)
+        _choice(self.precision, "precision", PRECISIONS)
+        _choice(self.latents, "latents", LATENTS)
+        check_device(self.device)
+        set_(self, "image_range", check_image_range(self.image_range))
+        set_(self, "classifier_mean", check_triple(self.classifier_mean, "classifier_mean"))
+        set_(self, "classifier_std", check_triple(self.classifier_std, "classifier_std"))
+        set_(self, "shard", check_shard(self.shard))
+        for name in ("weights", "generator", "classifier", "save_stats", "state", "cache", "report"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                if hasattr(value, "__fspath__"):
+                    set_(self, name, str(value.__fspath__()))
+                else:
+                    raise OptionsError(f"{name}: got a {type(value).__name__}, expected a path or spec as a string")
+        for name in ("recursive", "compile", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionsError(f"{name}: got {getattr(self, name)!r}, expected True or False")
         if self.check_precision and self.precision != "fast":
             raise OptionsError(
                 f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
-        if self.latents not in ("normal", "sobol"):
-            raise OptionsError(f"latents: got {self.latents!r}, expected normal or sobol")
-        self.parsed_image_range()
         if self.generator and not self.num_samples:
             raise OptionsError("num_samples: --generator needs --num-samples N (how many images to draw)")
         if self.cache and self.check_precision:
             raise OptionsError("check_precision: compares fresh computations; run it without --cache")
-        if self.shard is not None:
-            from .distributed import parse_shard
-
-            parse_shard(self.shard)
-            if not self.save_stats:
-                raise OptionsError(f"shard: {self.shard} needs --save-stats PATH, so that `merge` can add the shards")
-        if (
-            isinstance(self.state_interval, bool)
-            or not isinstance(self.state_interval, (int, float))
-            or (self.state_interval < 0)
-        ):
-            raise OptionsError(f"state_interval: got {self.state_interval!r}, expected a number of seconds >= 0")
-        device = self.device
-        if not isinstance(device, str) or not (
-            device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
-        ):
-            raise OptionsError(f"device: got {device!r}, expected auto, cpu, cuda or cuda:N")
-
-    def parsed_image_range(self) -> tuple[float, float] | None:
-        """``image_range`` as (lo, hi): accepts "lo,hi" (CLI) or a pair (API)."""
-        value = self.image_range
-        if value is None:
-            return None
-        try:
-            parts = value.split(",") if isinstance(value, str) else list(value)
-            lo, hi = (float(v) for v in parts)
-        except (TypeError, ValueError):
-            raise OptionsError(f"image_range: got {value!r}, expected two numbers lo,hi such as -1,1") from None
-        if not lo < hi:
-            raise OptionsError(f"image_range: got {value!r}, expected lo < hi")
-        return lo, hi
+        if self.shard is not None and not self.save_stats:
+            i, k = self.shard
+            raise OptionsError(f"shard: {i}/{k} needs --save-stats PATH, so that `merge` can add the shards")
+        interval = self.state_interval
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval >= 0:
+            raise OptionsError(f"state_interval: got {interval!r}, expected a number of seconds >= 0")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Options:
@@ -224,9 +360,3 @@ class Options:
             if key not in known:
                 raise OptionsError(f"unknown option {key!r}; known options: {', '.join(known)}")
         return cls(**kwargs)
-
-    def replace(self, **changes: Any) -> Options:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)

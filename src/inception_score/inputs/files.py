@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",

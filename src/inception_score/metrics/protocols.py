@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OptionsError
+from ..errors import OptionsError
 
 __all__ = ["PROTOCOLS", "Protocol", "SplitPlan", "get_protocol"]
 

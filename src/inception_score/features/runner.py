@@ -15,25 +15,29 @@ compilation takes tens of seconds to minutes, so it is off unless asked for.
 
 Example:
     >>> import torch
-    >>> from inception_score.network import InceptionV3
+    >>> from .network import InceptionV3
     >>> runner = Runner(InceptionV3().eval(), torch.device("cpu"), precision="fast")
-    >>> runner(torch.zeros(2, 3, 299, 299)).dtype
-    torch.float32
+    >>> out = runner(torch.zeros(2, 3, 299, 299))
+    >>> out.logits_unbiased.dtype, out.pool3.shape, out.spatial is None
+    (torch.float32, torch.Size([2, 2048]), True)
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .network import BasicConv2d, InceptionV3
-from .options import PRECISIONS
+from ..errors import warn
+from ..options import PRECISIONS
+from .network import FIELDS, BasicConv2d, InceptionOutput, InceptionV3
 
-__all__ = ["PRECISIONS", "Runner", "fold_batch_norm", "ieee_fp32"]
+__all__ = ["Runner", "HalvingOnOOM", "fold_batch_norm", "ieee_fp32"]
 
 
 @contextlib.contextmanager
@@ -82,9 +86,10 @@ def fold_batch_norm(net: InceptionV3) -> InceptionV3:
 
 
 class Runner:
-    """Preprocessed N x 3 x 299 x 299 float32 batch -> N x 1008 float32 logits without bias.
+    """Preprocessed N x 3 x 299 x 299 float32 batch -> :class:`InceptionOutput` of the 2015 graph.
 
-    Holds the network prepared for one device and precision.
+    Holds the network prepared for one device and precision. ``fields`` are the outputs a run
+    asks for (default: all but ``spatial``); the others are left None.
     """
 
     def __init__(
@@ -95,12 +100,18 @@ class Runner:
         compile: bool = False,
         fast_dtype: torch.dtype = torch.bfloat16,
         batch_size: int | None = None,
+        fields: tuple[str, ...] = ("logits_unbiased", "logits", "pool3"),
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
+        unknown = set(fields) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"fields: unknown {sorted(unknown)}, expected some of {', '.join(FIELDS)}")
         self.device, self.precision, self.compiled = device, precision, compile
+        self.fields = tuple(fields)
         self.source = net  # the network as given (fp32, batch norm unfolded): what exact runs
         self.fc_weight = net.fc.weight.detach().float().to(device)  # 1008 x 2048
+        self.fc_bias = net.fc.bias.detach().float().to(device)  # 1008
         if precision == "exact":
             self.net = net.to(device).eval()
             self.dtype = torch.float32
@@ -109,17 +120,14 @@ class Runner:
             self.dtype = fast_dtype  # float32 here runs the fast path's layout changes alone (tests)
             self.memory_format = torch.channels_last
             self.net = fold_batch_norm(net).to(device).eval().to(self.dtype).to(memory_format=self.memory_format)
-        self.features = self.net.features
+        spatial = "spatial" in self.fields
+        self.features: Callable[[Tensor], Any] = functools.partial(self.net.features, spatial=spatial)
         # compiled: every batch is padded to this size (default: the first batch's), one graph
         self.padded_batch: int | None = batch_size
         if compile:
-            self.features = torch.compile(self.net.features, dynamic=False)
+            self.features = torch.compile(self.features, dynamic=False)
 
-    def __call__(self, images: Tensor) -> Tensor:
-        return self.outputs(images)[:, : self.fc_weight.shape[0]]
-
-    def outputs(self, images: Tensor) -> Tensor:
-        """Logits without bias and pool3 side by side: N x (1008 + 2048) float32."""
+    def __call__(self, images: Tensor) -> InceptionOutput:
         n = len(images)
         if self.compiled:
             # One graph for one shape: a smaller batch (the last one) is padded with zeros, and a
@@ -127,25 +135,59 @@ class Runner:
             self.padded_batch = self.padded_batch or n
             if n != self.padded_batch:
                 parts = [self._padded(images[i : i + self.padded_batch]) for i in range(0, n, self.padded_batch)]
-                return torch.cat(parts)[:n]
+                return InceptionOutput.cat(parts)
         return self._outputs(images)
 
-    def _padded(self, images: Tensor) -> Tensor:
+    def _padded(self, images: Tensor) -> InceptionOutput:
         pad = self.padded_batch - len(images)  # type: ignore[operator]
         if pad > 0:
             images = torch.cat([images, images.new_zeros(pad, *images.shape[1:])])
-        return self._outputs(images)[: len(images) - pad]
+        return self._outputs(images).rows(slice(0, len(images) - pad))
 
-    def _outputs(self, images: Tensor) -> Tensor:
+    def _outputs(self, images: Tensor) -> InceptionOutput:
         x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
         with ieee_fp32(self.device) if self.precision == "exact" else contextlib.nullcontext():
             if self.compiled and self.device.type == "cpu":
                 import torch._inductor.config as inductor_config
 
                 with inductor_config.patch(freezing=True):  # constant-fold the weights on CPU
-                    pool3 = self.features(x)
+                    features = self.features(x)
             else:
-                pool3 = self.features(x)  # N x 2048
+                features = self.features(x)
+        pool3, spatial = features if isinstance(features, tuple) else (features, None)
         # IS uses pool3 . W^T without the bias; in float32 in both precisions.
-        pool3 = pool3.float()
-        return torch.cat([pool3.mm(self.fc_weight.T), pool3], dim=1)  # N x (1008 + 2048)
+        pool3 = pool3.float()  # N x 2048
+        unbiased = pool3.mm(self.fc_weight.T)  # N x 1008
+        out = InceptionOutput(logits_unbiased=unbiased)
+        if "logits" in self.fields:
+            out.logits = unbiased + self.fc_bias
+        if "pool3" in self.fields:
+            out.pool3 = pool3
+        if spatial is not None:
+            out.spatial = spatial.float().contiguous()  # N x 192 x 17 x 17, NCHW
+        return out
+
+
+class HalvingOnOOM:
+    """Wraps a forward function: on a GPU out-of-memory error, split the batch in halves (and
+    remember the size that fits), with a warning; the outputs do not depend on it."""
+
+    def __init__(self, forward: Callable[[Tensor], InceptionOutput]) -> None:
+        self.forward = forward
+        self.max_batch: int | None = None
+
+    def __call__(self, images: Tensor) -> InceptionOutput:
+        limit = self.max_batch or len(images)
+        try:
+            parts = [self.forward(images[i : i + limit]) for i in range(0, len(images), limit)]
+            return parts[0] if len(parts) == 1 else InceptionOutput.cat(parts)
+        except torch.cuda.OutOfMemoryError:
+            if limit <= 1:
+                raise
+            self.max_batch = max(1, limit // 2)
+            torch.cuda.empty_cache()
+            warn(
+                f"GPU out of memory at {limit} images per forward pass; continuing with {self.max_batch} "
+                f"(the score does not depend on it; set --batch-size to silence this)"
+            )
+            return self(images)

@@ -13,8 +13,6 @@ arrays, Kubernetes jobs): each writes its statistics with ``--save-stats`` and
 Example:
     >>> block(10, 0, 3), block(10, 1, 3), block(10, 2, 3)
     ((0, 3), (3, 6), (6, 10))
-    >>> parse_shard("2/4")
-    (2, 4)
 """
 
 from __future__ import annotations
@@ -24,25 +22,14 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import OptionsError
+__all__ = ["World", "block", "join_world", "all_reduce", "agree_min"]
 
-__all__ = ["World", "block", "parse_shard", "join_world", "all_reduce", "agree_min"]
+REDUCE_CHUNK = 16 * 2**20  # elements per collective: large row states (KID features) go in pieces
 
 
 def block(num_images: int, index: int, count: int, start: int = 0) -> tuple[int, int]:
     """The index range of part ``index`` of ``count`` of ``start .. start + num_images - 1``."""
     return start + index * num_images // count, start + (index + 1) * num_images // count
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/K' -> (i, K) with 0 <= i < K."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise OptionsError(f"shard: got {text!r}, expected i/K, e.g. 0/4 for the first of 4 shards") from None
-    if count < 1 or not 0 <= index < count:
-        raise OptionsError(f"shard: got {text!r}, expected i/K with 0 <= i < K")
-    return index, count
 
 
 @dataclass(frozen=True)
@@ -71,17 +58,30 @@ def join_world(device: torch.device) -> World | None:
 
 
 def all_reduce(tensors: list[torch.Tensor], device: torch.device) -> None:
-    """Sum ``tensors`` in place over all ranks (one flat buffer: one collective)."""
+    """Sum ``tensors`` in place over all ranks.
+
+    Small tensors go together in one float64 buffer (one collective); large ones (row states such
+    as kept features) are reduced in their own dtype, in chunks, so no float64 copy of them is made.
+    """
     import torch.distributed as dist
 
-    # NCCL reduces CUDA tensors, gloo CPU ones.
-    where = device if dist.get_backend() == "nccl" else torch.device("cpu")
-    flat = torch.cat([t.detach().reshape(-1).to(where, torch.float64) for t in tensors])
-    dist.all_reduce(flat)
-    offset = 0
+    where = device if dist.get_backend() == "nccl" else torch.device("cpu")  # NCCL reduces CUDA tensors, gloo CPU ones
+    small = [t for t in tensors if t.numel() <= REDUCE_CHUNK // 16]
+    if small:
+        flat = torch.cat([t.detach().reshape(-1).to(where, torch.float64) for t in small])
+        dist.all_reduce(flat)
+        offset = 0
+        for t in small:
+            t.copy_(flat[offset : offset + t.numel()].view_as(t).to(t.device))
+            offset += t.numel()
     for t in tensors:
-        t.copy_(flat[offset : offset + t.numel()].view_as(t).to(t.device))
-        offset += t.numel()
+        if t.numel() <= REDUCE_CHUNK // 16:
+            continue
+        flat_view = t.detach().reshape(-1)
+        for lo in range(0, flat_view.numel(), REDUCE_CHUNK):
+            part = flat_view[lo : lo + REDUCE_CHUNK].to(where, copy=True)
+            dist.all_reduce(part)
+            flat_view[lo : lo + REDUCE_CHUNK].copy_(part)
 
 
 def agree_min(value: int, device: torch.device) -> int:

@@ -22,7 +22,7 @@ Importing this module is cheap: ``torch`` and ``tqdm`` are imported only by the
 functions that need them.
 
 Example:
-    >>> from inception_score.weights import INCEPTION_2015
+    >>> from .weights import INCEPTION_2015
     >>> INCEPTION_2015.sha256_prefix
     '6726825d'
 """
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from inception_score.errors import WeightsError
+from ..errors import WeightsError
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,7 @@ torchmetrics >= 1.8), which moves the score for every input that is not 299x299 
 
 Example:
     >>> import torch
-    >>> from inception_score.preprocess import preprocess
+    >>> from .preprocess import preprocess
     >>> batch = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     >>> preprocess(batch).shape
     torch.Size([2, 3, 299, 299])

@@ -1,5 +1,9 @@
 """The result of a run and its renderings: a dict / JSON for machines, a short text for people.
 
+:func:`build_result` is the one place a :class:`Result` is made: from a
+:class:`~inception_score.run.measurement.Measurement` (the accumulators of a pass, a merge of
+shards, or the metric object's state), each accumulator adding its fields in turn.
+
 Example:
     >>> r = Result(inception_score_mean=9.5, inception_score_std=0.1, split_scores=[9.4, 9.6],
     ...            num_images=100, splits=2, protocol="original", weights_sha256="ab" * 32)
@@ -13,10 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Result", "ShardSummary"]
+from ..errors import InceptionScoreWarning
+from ..run.measurement import Measurement
+
+__all__ = ["Result", "ShardSummary", "build_result"]
 
 
 @dataclass
@@ -88,6 +96,10 @@ class Result:
 
     def summary(self) -> str:
         """A few lines for a terminal."""
+        return "\n".join(self.summary_lines())
+
+    def summary_lines(self) -> list[str]:
+        """The lines of :meth:`summary` (each may hold text from outside: file names)."""
         lines = [
             f"Inception Score: {self.mean:.4f} ± {self.std:.4f}  "
             f"({self.num_images} images, {self.splits} splits, protocol {self.protocol})",
@@ -135,7 +147,7 @@ class Result:
                 f"({self.images_per_second:.1f} images/s), "
                 f"inception-score {self.package_version}, torch {self.torch_version}"
             )
-        return "\n".join(lines)
+        return lines
 
 
 @dataclass
@@ -160,7 +172,48 @@ class ShardSummary:
         return json.dumps(self.to_dict(), indent=indent)
 
     def summary(self) -> str:
-        return (
+        return "\n".join(self.summary_lines())
+
+    def summary_lines(self) -> list[str]:
+        return [
             f"shard {self.shard}: images {self.start}..{self.stop - 1} of {self.num_images}; statistics written to "
             f"{self.stats_file} (combine the shards with: inception-score merge FILE...)"
+        ]
+
+
+_RESULT_FIELDS = {f.name for f in dataclasses.fields(Result)}
+
+
+def build_result(measurement: Measurement, show_warnings: bool = True) -> Result | ShardSummary:
+    """The :class:`Result` of a measurement (a :class:`ShardSummary` for a ``--shard`` run).
+
+    Each accumulator adds its fields, reading those of the ones before it, then the warnings the
+    numbers imply are added to those recorded during the run (and shown, unless
+    ``show_warnings`` is false: the metric object of a training loop keeps them in the result
+    instead of warning at every evaluation).
+    """
+    facts = measurement.facts
+    if measurement.shard is not None:
+        return ShardSummary(
+            **measurement.shard,
+            num_images=facts["num_images"],
+            num_skipped=facts.get("num_skipped", 0),
+            skipped=facts.get("skipped", []),
+            package_version=facts.get("package_version", ""),
+            elapsed_s=facts.get("elapsed_s", 0.0),
         )
+    fields: dict[str, Any] = {}
+    so_far = dict(facts)  # each accumulator reads the facts and the fields of those before it
+    for accumulator in measurement.accumulators:
+        new = accumulator.fields(so_far)
+        fields.update(new)
+        so_far.update(new)
+    notes = [w for a in measurement.accumulators for w in a.warnings(so_far)]
+    if show_warnings:
+        for message in notes:
+            warnings.warn(message, InceptionScoreWarning, stacklevel=3)
+    recorded = list(measurement.warnings) + [n for n in notes if n not in measurement.warnings]
+    unknown = (set(fields) | set(facts)) - _RESULT_FIELDS
+    if unknown:  # a metric's field must be declared on Result (and so in the JSON); never dropped
+        raise TypeError(f"fields not declared on Result: {sorted(unknown)}")
+    return Result(**fields, **facts, warnings=recorded)

@@ -25,28 +25,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .errors import InputError, OptionsError
+from ..errors import InputError
 from .preprocess import resize_tf1_bilinear
 
-__all__ = ["classifier_input", "parse_triple", "NOT_COMPARABLE"]
+__all__ = ["classifier_input", "NOT_COMPARABLE"]
 
 NOT_COMPARABLE = (
     "custom classifier: this score uses {spec}, not the 2015 Inception graph; it is NOT comparable with "
     "published Inception Scores"
 )
-
-
-def parse_triple(text: str | Sequence[float], name: str) -> tuple[float, float, float]:
-    """ "0.49,0.48,0.45" or a sequence of 1 or 3 numbers -> 3 floats."""
-    try:
-        values = [float(v) for v in (text.split(",") if isinstance(text, str) else text)]
-    except (TypeError, ValueError):
-        raise OptionsError(f"{name}: got {text!r}, expected 1 or 3 numbers such as 0.5,0.5,0.5") from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3:
-        raise OptionsError(f"{name}: got {text!r}, expected 1 or 3 numbers")
-    return values[0], values[1], values[2]
 
 
 def classifier_input(

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from ..errors import InputError
+from .base import Batch, ImageSource, collate_list, index_ranges, stack_if_same_size
 from .files import IMAGE_EXTENSIONS, decode_bytes
-from .inputs import Batch, Source, _collate, _ranges, _stack_if_same_size
 
 __all__ = ["ARCHIVE_SUFFIXES", "ArchiveSource", "is_archive"]
 
@@ -53,6 +53,9 @@ class _MemberDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.members)
 
+    def label(self, index: int) -> str:
+        return f"{self.name}:{self.members[index][0]}"
+
     def _read(self, i: int) -> bytes:
         name, offset, size = self.members[i]
         if self._handle is None:
@@ -73,7 +76,7 @@ class _MemberDataset(torch.utils.data.Dataset):
             return i, None, f"{name}: cannot read from the archive ({exc})"
 
 
-class ArchiveSource(Source):
+class ArchiveSource(ImageSource):
     """The images of one tar or zip archive, sorted by member name."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -103,10 +106,12 @@ class ArchiveSource(Source):
                 f"stored in name order; re-pack it sorted (tar --sort=name) or uncompressed"
             )
         self.members = ordered
-        self.lossy = any(os.path.splitext(m[0])[1][1:].lower() in ("jpg", "jpeg") for m in ordered)
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def label(self, index: int) -> str:
+        return f"{self.name}:{self.members[index][0]}"
 
     def batches(
         self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
@@ -117,19 +122,19 @@ class ArchiveSource(Source):
             return
         dataset = torch.utils.data.Subset(_MemberDataset(self.path, self.kind, self.members), range(start, stop))
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
+            dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_list
         )
         for items in loader:
             for _, _, error in items:
                 if error is not None:
                     raise InputError(error)
             indices = np.array([i for i, _, _ in items], dtype=np.int64)
-            yield Batch(indices, _stack_if_same_size([img for _, img, _ in items]))
+            yield Batch(indices, stack_if_same_size([img for _, img, _ in items]))
 
     def _stream(self, batch_size: int, start: int, stop: int) -> Iterator[Batch]:
         wanted = {name: i for i, (name, _, _) in enumerate(self.members) if start <= i < stop}
         pending: list[tuple[int, Tensor]] = []
-        bounds = iter(list(_ranges(start, stop, batch_size)))
+        bounds = iter(list(index_ranges(start, stop, batch_size)))
         lo, hi = next(bounds, (stop, stop))
         with tarfile.open(self.path, "r|*") as tf:
             for member in tf:
@@ -141,7 +146,7 @@ class ArchiveSource(Source):
                 image, _ = decode_bytes(data, f"{self.path}:{member.name}")
                 pending.append((index, image))
                 if index == hi - 1:
-                    yield Batch(np.arange(lo, hi), _stack_if_same_size([img for _, img in pending]))
+                    yield Batch(np.arange(lo, hi), stack_if_same_size([img for _, img in pending]))
                     pending = []
                     lo, hi = next(bounds, (stop, stop))
                     if lo >= stop:

@@ -27,14 +27,18 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from .score import ISAccumulator
+from ..features.network import InceptionOutput
+from .base import Accumulator, zeros
+from .inception import ISAccumulator, batch_probabilities
+from .protocols import SplitPlan
 
-__all__ = ["poisson_weights", "PoissonBootstrap", "NestedSubsets", "fit_infinity"]
+__all__ = ["poisson_weights", "PoissonBootstrap", "NestedSubsets", "fit_infinity", "BOOTSTRAP_Z"]
 
 _POISSON1_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
 
@@ -61,22 +65,30 @@ def poisson_weights(seed: int, indices: np.ndarray, replicates: int) -> np.ndarr
     return np.searchsorted(_POISSON1_CDF, uniform, side="right").astype(np.float64)
 
 
-class PoissonBootstrap:
-    """Weighted per-split sums for each replicate: B x S counts, B x S x C sums of p, B x S sums of p ln p."""
+BOOTSTRAP_Z = 1.96  # the normal interval's multiplier: ci95 = estimate +- 1.96 bootstrap_std
 
-    FIELDS = ("weight", "sum_p", "sum_plogp")
 
-    def __init__(
-        self, replicates: int, num_splits: int, num_classes: int, seed: int = 0, device: torch.device | str = "cpu"
-    ) -> None:
-        self.replicates, self.num_splits, self.num_classes, self.seed = replicates, num_splits, num_classes, seed
-        zeros = dict(dtype=torch.float64, device=device)
-        self.weight = torch.zeros(replicates, num_splits, **zeros)
-        self.sum_p = torch.zeros(replicates, num_splits, num_classes, **zeros)
-        self.sum_plogp = torch.zeros(replicates, num_splits, **zeros)
+class PoissonBootstrap(Accumulator):
+    """Weighted per-split sums for each replicate: B x S weights, B x S x C sums of p, B x S sums of p ln p.
 
-    def add(self, p: Tensor, plogp: Tensor, split_ids: np.ndarray, indices: np.ndarray) -> None:
-        """p: N x C float64, plogp: N, for images ``indices`` (global) in splits ``split_ids``."""
+    Each replicate recomputes the reported statistic (the mean over the protocol's splits of IS)
+    from its weighted sums; the weights are :func:`poisson_weights` of (seed, image, replicate).
+    """
+
+    name = "bootstrap"
+    needs = frozenset({"logits_unbiased"})
+    states = {"weight": "weight", "sum_p": "sum_p", "sum_plogp": "sum_plogp"}
+
+    def __init__(self, plan: SplitPlan, replicates: int, num_classes: int, seed: int = 0, device: Any = "cpu") -> None:
+        self.plan, self.replicates, self.seed = plan, replicates, seed
+        num_splits = plan.num_splits
+        self.weight = zeros((replicates, num_splits), device)
+        self.sum_p = zeros((replicates, num_splits, num_classes), device)
+        self.sum_plogp = zeros((replicates, num_splits), device)
+
+    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+        p, plogp = batch_probabilities(outputs)
+        split_ids = self.plan.split_of(indices)
         w = torch.from_numpy(poisson_weights(self.seed, indices, self.replicates)).to(p.device)  # N x B
         for split in np.unique(split_ids):
             rows = torch.from_numpy(np.flatnonzero(split_ids == split)).to(p.device)
@@ -92,28 +104,23 @@ class PoissonBootstrap:
         scores = torch.exp(self.sum_plogp.cpu() / w + torch.special.entr(q).sum(dim=-1))  # B x S
         return scores.mean(dim=1).numpy()
 
-    def summary(self, estimate: float) -> dict[str, object]:
-        """bootstrap_std, and ci95 = estimate +- 1.96 std (the normal interval).
+    def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
+        """bootstrap_std, and ci95 = estimate +- 1.96 std (the normal interval) around the
+        protocol's mean (``so_far["inception_score_mean"]``).
 
         Not the percentile interval: a replicate repeats some images and misses others (~37%),
         and IS falls with fewer distinct images, so the replicates sit below the estimate and
         their percentiles may not even contain it. Their spread is still a fair standard error.
         """
+        estimate = float(so_far["inception_score_mean"])
         std = float(np.std(self.replicate_means(), ddof=1)) if self.replicates > 1 else float("nan")
+        if not math.isfinite(std):
+            return {"ci95": None, "bootstrap_std": None, "bootstrap_replicates": self.replicates}
         return {
-            "ci95": [estimate - 1.96 * std, estimate + 1.96 * std],
+            "ci95": [estimate - BOOTSTRAP_Z * std, estimate + BOOTSTRAP_Z * std],
             "bootstrap_std": std,
             "bootstrap_replicates": self.replicates,
         }
-
-    def merge(self, other: PoissonBootstrap) -> PoissonBootstrap:
-        out = PoissonBootstrap(self.replicates, self.num_splits, self.num_classes, self.seed, self.weight.device)
-        for name in self.FIELDS:
-            setattr(out, name, getattr(self, name) + getattr(other, name).to(self.weight.device))
-        return out
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {name: getattr(self, name).cpu().clone() for name in self.FIELDS}
 
 
 def subset_sizes(num_images: int, points: int = 15) -> np.ndarray:
@@ -122,8 +129,13 @@ def subset_sizes(num_images: int, points: int = 15) -> np.ndarray:
     return sizes[sizes >= 2]
 
 
-class NestedSubsets:
-    """IS of nested random subsets of sizes ``subset_sizes(N)``, accumulated band by band."""
+class NestedSubsets(Accumulator):
+    """IS of nested random subsets of sizes ``subset_sizes(N)``, accumulated band by band, and
+    the fit of IS_N against 1/N (``is_infinity``, ``is_infinity_fit``)."""
+
+    name = "nested"
+    needs = frozenset({"logits_unbiased"})
+    states = {k: f"bands.{k}" for k in ISAccumulator.FIELDS}
 
     def __init__(self, num_images: int, num_classes: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.sizes = subset_sizes(num_images)
@@ -134,7 +146,8 @@ class NestedSubsets:
         self._rank[perm] = np.arange(num_images)
         self.bands = ISAccumulator(max(1, len(self.sizes)), num_classes, device)
 
-    def add(self, p: Tensor, plogp: Tensor, indices: np.ndarray) -> None:
+    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+        p, plogp = batch_probabilities(outputs)
         band = np.searchsorted(self.sizes, self._rank[indices], side="right")  # first subset that holds it
         keep = band < len(self.sizes)
         if keep.any():
@@ -151,11 +164,9 @@ class NestedSubsets:
             setattr(cumulative, name, getattr(self.bands, name).cpu().cumsum(dim=0))
         return self.sizes, cumulative.split_scores()
 
-    def merge(self, other: NestedSubsets) -> NestedSubsets:
-        out = NestedSubsets.__new__(NestedSubsets)
-        out.sizes, out.num_images, out._rank = self.sizes, self.num_images, self._rank
-        out.bands = self.bands + other.bands
-        return out
+    def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
+        fit = fit_infinity(*self.is_n())
+        return {"is_infinity": fit["is_infinity"] if fit else None, "is_infinity_fit": fit}
 
 
 def fit_infinity(sizes: np.ndarray, scores: np.ndarray) -> dict[str, object] | None:

@@ -7,8 +7,8 @@
 * :class:`ModuleGenerator` turns a generator network ``G(z)`` or ``G(z, y)`` into such a function,
   with seeded latents (normal, or scrambled Sobol as Chong & Forsyth 2020 recommend for lower
   variance) that depend on the image's index only, never on how many are drawn per call.
-* :func:`generator_source` builds either from a callable or a module; :func:`load_generator`
-  reads a TorchScript file or imports ``module:function`` (for the command line).
+* :func:`generator_source` builds either from a callable or a module (the command line loads
+  one with :func:`~inception_score.inputs.models.load_model`).
 
 Floats are mapped to [0, 1] from ``image_range`` and converted to uint8 by **rounding**
 ``round(255 x)``, as arrays are (torch-fidelity's generator example truncates, which darkens
@@ -26,124 +26,31 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-import sys
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import InputError, OptionsError
-from .inputs import Batch, Source, _as_uint8_nchw, _check_array, _first_bad, _ranges
+from ..errors import InputError, OptionsError
+from ..options import check_image_range
+from .arrays import images_to_uint8
+from .base import Batch, ImageSource, index_ranges
 
 __all__ = [
-    "IMAGE_RANGES",
     "GeneratorSource",
     "ModuleGenerator",
     "generator_source",
-    "load_generator",
-    "images_to_uint8",
 ]
 
-IMAGE_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))
-RANGE_TOLERANCE = 1e-3  # relative to the width of the range: tanh outputs may overshoot by float rounding
 LATENT_BLOCK = 1024  # normal latents are drawn in blocks of this many, each from its own seeded generator
-
-
-# --------------------------------------------------------------------------- conversion
-
-
-def check_image_range(image_range: Any, name: str = "image_range") -> tuple[float, float] | None:
-    """Validate an ``image_range`` option: one of :data:`IMAGE_RANGES`, or None (uint8 only)."""
-    if image_range is None:
-        return None
-    accepted = ", ".join(f"({lo:g}, {hi:g})" for lo, hi in IMAGE_RANGES)
-    try:
-        lo, hi = (float(v) for v in image_range)
-    except (TypeError, ValueError):
-        raise OptionsError(f"{name}: got {image_range!r}, expected one of {accepted}") from None
-    if (lo, hi) not in IMAGE_RANGES:
-        raise OptionsError(f"{name}: got {image_range!r}, expected one of {accepted}")
-    return lo, hi
-
-
-def _range_hint(lo: float, hi: float, seen_lo: float, seen_hi: float) -> str:
-    if seen_lo >= -1.0 - 1e-3 and seen_hi <= 1.0 + 1e-3 and seen_lo < 0 and lo >= 0:
-        return "; outputs in [-1, 1] (tanh)? declare image_range=(-1, 1)"
-    if seen_lo >= 0 and seen_hi > 1.5 and hi <= 1.0:
-        return "; outputs in [0, 255]? declare image_range=(0, 255)"
-    return ""
-
-
-def _float_to_uint8_scale(t: Tensor, image_range: tuple[float, float], name: str, first_index: int) -> Tensor:
-    """Float images -> float32 in [0, 1] (or uint8 for (0, 255)), refusing NaN/inf and values out of range."""
-    lo, hi = image_range
-    if not bool(torch.isfinite(t).all()):
-        raise InputError(f"{name}: contains NaN or inf (image {first_index + _first_bad(t)})")
-    seen_lo, seen_hi = (float(v) for v in torch.aminmax(t))
-    tol = RANGE_TOLERANCE * (hi - lo)
-    if seen_lo < lo - tol or seen_hi > hi + tol:
-        raise InputError(
-            f"{name}: float values must lie in [{lo:g}, {hi:g}] (image_range), got values in "
-            f"[{seen_lo:g}, {seen_hi:g}]{_range_hint(lo, hi, seen_lo, seen_hi)}"
-        )
-    t = t.to(torch.float32)
-    if (lo, hi) == (0.0, 255.0):
-        # Already on the uint8 scale: round(x), not round(255 * (x / 255)) with its extra float rounding.
-        return t.round().clamp_(0, 255).to(torch.uint8)
-    # Clamp: values within the tolerance band are float noise at the ends of the range.
-    return ((t - lo) / (hi - lo)).clamp_(0.0, 1.0)
-
-
-def images_to_uint8(
-    images: Any, image_range: tuple[float, float] | None, name: str, first_index: int = 0
-) -> Tensor | list[Tensor]:
-    """Images as a generator or a training loop hands them over -> uint8 N x 3 x H x W (on their device).
-
-    ``images``: a 4-dim tensor or array (layouts as for arrays, see :mod:`inception_score.inputs`),
-    or a list of 3-dim images (returned as a list when their sizes differ). uint8 is taken as is;
-    floats are mapped from ``image_range`` and rounded (None: floats are refused). ``name`` starts
-    every error message; ``first_index`` is the index of the first image, for messages.
-    """
-    if isinstance(images, (list, tuple)):
-        if not images:
-            raise InputError(f"{name}: got an empty list of images")
-        out = []
-        for k, image in enumerate(images):
-            if not isinstance(image, (np.ndarray, Tensor)) or image.ndim != 3:
-                shape = tuple(image.shape) if hasattr(image, "shape") else type(image).__name__
-                raise InputError(f"{name}: list item {k} is {shape}; expected one image, 3 x H x W or H x W x 3")
-            one = images_to_uint8(image[None], image_range, name, first_index + k)
-            assert isinstance(one, Tensor)
-            out.append(one[0])
-        return torch.stack(out) if all(o.shape == out[0].shape for o in out) else out
-    if not isinstance(images, (np.ndarray, Tensor)):
-        raise InputError(f"{name}: got a {type(images).__name__}; expected a torch tensor or numpy array of images")
-    is_torch = isinstance(images, Tensor)
-    is_float = images.dtype.is_floating_point if is_torch else np.issubdtype(images.dtype, np.floating)
-    is_uint8 = images.dtype == (torch.uint8 if is_torch else np.uint8)
-    if not is_uint8 and (not is_float or image_range is None):
-        accepted = "uint8" if image_range is None else f"uint8, or float in [{image_range[0]:g}, {image_range[1]:g}]"
-        hint = "; for float images pass image_range=(0, 1), (-1, 1) or (0, 255)" if image_range is None else ""
-        raise InputError(f"{name}: expected {accepted}, got dtype {images.dtype}{hint}")
-    layout = _check_array(images, name)
-    t = images.detach() if is_torch else torch.as_tensor(np.ascontiguousarray(images))
-    if is_float:
-        assert image_range is not None
-        t = _float_to_uint8_scale(t, image_range, name, first_index)
-    return _as_uint8_nchw(t, layout)
 
 
 # --------------------------------------------------------------------------- sources
 
 
-class GeneratorSource(Source):
+class GeneratorSource(ImageSource):
     """``num_samples`` images drawn from ``sample_fn(n)``, in order, never written to disk.
 
     Args:
@@ -240,7 +147,7 @@ class GeneratorSource(Source):
             raise InputError(f"{self.name}: images {start}..{stop - 1} requested, but it holds 0..{len(self) - 1}")
         call = self.batch_size or batch_size
         self._seek(start, call)
-        for number, (lo, hi) in enumerate(_ranges(start, stop, batch_size)):
+        for number, (lo, hi) in enumerate(index_ranges(start, stop, batch_size)):
             where = f"{self.name}: batch {number} (images {lo}..{hi - 1})"
             parts: list[Tensor | list[Tensor]] = [
                 self._draw(min(call, hi - first), first, where) for first in range(lo, hi, call)
@@ -447,78 +354,3 @@ def generator_source(obj: Any, num_samples: int, **options: Any) -> GeneratorSou
     else:
         raise InputError(f"generator: got a {type(obj).__name__}; expected a function of n or an nn.Module")
     return GeneratorSource(sample_fn, num_samples, **source_options)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def load_generator(spec: str) -> Callable[..., Any]:
-    """A generator from the command line: a TorchScript or ``torch.export`` file, or ``module:function``.
-
-    * a path to a file saved with ``torch.jit.save`` is loaded with ``torch.jit.load`` (on the
-      CPU), one ending in ``.pt2`` (``torch.export.save``; TorchScript is deprecated in recent
-      torch) with ``torch.export.load(path).module()``: a generator network taking latents
-      (give ``z_dim`` to :func:`generator_source`);
-    * ``package.module:attribute`` (or ``path/to/file.py:attribute``) is imported and the
-      attribute returned as is: a sample function ``f(n)`` or a generator module.
-
-    Both run code that the user chose; nothing is downloaded. Errors are one line.
-
-    Example:
-        >>> load_generator("no_such_module_here:sample")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        inception_score.errors.InputError: no_such_module_here:sample: cannot import module ...
-    """
-    path = Path(spec)
-    if path.is_file() and path.suffix.lower() == ".pt2":
-        try:
-            return torch.export.load(str(path)).module()  # type: ignore[no-any-return]
-        except (RuntimeError, ValueError, OSError, zipfile.BadZipFile) as exc:
-            hint = "save one with torch.export.save(torch.export.export(G, (z,)), path)"
-            raise InputError(f"{spec}: not a torch.export archive ({_one_line(exc)}); {hint}") from None
-    if path.is_file():
-        try:
-            return torch.jit.load(str(path), map_location="cpu")
-        except (RuntimeError, ValueError, OSError) as exc:
-            hint = "save one with torch.jit.save(torch.jit.script(G), path)"
-            raise InputError(f"{spec}: not a TorchScript file ({_one_line(exc)}); {hint}") from None
-    if path.is_dir():
-        raise InputError(f"{spec}: is a folder; expected a TorchScript file or module:function")
-    module_name, sep, attribute = spec.rpartition(":")
-    if not sep or not module_name or not attribute:
-        looks_like_path = os.sep in spec or "/" in spec or path.suffix.lower() in (".pt", ".pt2", ".pth", ".ts", ".zip")
-        if looks_like_path:
-            raise InputError(f"{spec}: no such file")
-        raise InputError(f"{spec}: expected a TorchScript file (no such file here) or module:function")
-    module = _import(spec, module_name)
-    obj: Any = module
-    for part in attribute.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise InputError(f"{spec}: module {module_name!r} has no attribute {attribute!r}") from None
-    if not callable(obj):
-        raise InputError(f"{spec}: {attribute} is a {type(obj).__name__}; expected a function of n or an nn.Module")
-    return obj  # type: ignore[no-any-return]
-
-
-def _import(spec: str, module_name: str) -> Any:
-    try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            if not file.is_file():
-                raise InputError(f"{spec}: no such file {module_name}")
-            loader_spec = importlib.util.spec_from_file_location(file.stem, file)
-            assert loader_spec is not None and loader_spec.loader is not None
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules.setdefault(file.stem, module)
-            loader_spec.loader.exec_module(module)
-            return module
-        return importlib.import_module(module_name)
-    except InputError:
-        raise
-    except Exception as exc:  # an import runs arbitrary code: any failure is the user's module's
-        raise InputError(f"{spec}: cannot import module {module_name!r} ({_one_line(exc)})") from None

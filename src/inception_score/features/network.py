@@ -15,44 +15,99 @@ unchanged: torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth`` and py
 ``pt_inception-2015-12-05-6726825d.pth`` (see :mod:`inception_score.weights`).
 
 The network takes images that are already resized to 299x299 and scaled to [-1, 1]
-(:mod:`inception_score.preprocess` does that) and returns, from one forward pass, the logits
-without the fc bias (what the Inception Score uses: improved-gan takes
-``softmax/logits/MatMul.inputs[1]``, the weight alone), the logits with the bias, and the 2048-d
-pool3 features.
+(:mod:`~inception_score.features.preprocess` does that) and returns, from one forward pass,
+an :class:`InceptionOutput`: the logits without the fc bias (what the Inception Score uses:
+improved-gan takes ``softmax/logits/MatMul.inputs[1]``, the weight alone), the logits with the
+bias, the 2048-d pool3 features (FID, KID, precision/recall), and on request the spatial
+features the ADM evaluator reads for sFID (``mixed_6/conv``: the output of ``Mixed_6d.branch1x1``
+after batch norm and ReLU, N x 192 x 17 x 17; TFd utils/util_convert_inception_weights.py:137).
 
 Example:
     >>> import torch
-    >>> from inception_score.network import InceptionV3
+    >>> from .network import InceptionV3
     >>> net = InceptionV3().eval()   # random weights; see weights.load_state_dict for real ones
     >>> out = net(torch.zeros(1, 3, 299, 299))
-    >>> tuple(out.logits_unbiased.shape), tuple(out.pool3.shape)
-    ((1, 1008), (1, 2048))
+    >>> tuple(out.logits_unbiased.shape), tuple(out.pool3.shape), out.spatial is None
+    ((1, 1008), (1, 2048), True)
+    >>> tuple(net(torch.zeros(1, 3, 299, 299), spatial=True).spatial.shape)
+    (1, 192, 17, 17)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
-__all__ = ["InceptionV3", "InceptionOutput", "NUM_CLASSES", "FEATURE_DIM", "INPUT_SIZE"]
+__all__ = ["InceptionV3", "InceptionOutput", "NUM_CLASSES", "FEATURE_DIM", "INPUT_SIZE", "SPATIAL_CHANNELS", "FIELDS"]
 
 NUM_CLASSES = 1008
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
+SPATIAL_CHANNELS = 192  # Mixed_6d.branch1x1: the first 192 channels of Mixed_6d's output
+FIELDS = ("logits_unbiased", "logits", "pool3", "spatial")
 
 
-class InceptionOutput(NamedTuple):
-    """What one forward pass returns; every tensor is float32 on the network's device."""
+@dataclass
+class InceptionOutput:
+    """What one forward pass gives, by name; a field is None when it was not asked for (or a
+    custom network cannot give it). Tensors are float32 on the network's device.
 
-    logits_unbiased: Tensor  # N x 1008, pool3 @ W^T (no bias): what IS uses
-    logits: Tensor  # N x 1008, pool3 @ W^T + b
-    pool3: Tensor  # N x 2048, global average of Mixed_7c
+    * ``logits_unbiased``: N x C, pool3 @ W^T without the bias: what IS uses (C = 1008);
+    * ``logits``: N x C, pool3 @ W^T + b;
+    * ``pool3``: N x 2048, the global average of Mixed_7c (FID, KID, precision/recall);
+    * ``spatial``: N x 192 x 17 x 17 (NCHW), ``mixed_6/conv`` of the 2015 graph (sFID).
+
+    Example:
+        >>> import torch
+        >>> out = InceptionOutput(logits_unbiased=torch.zeros(3, 4))
+        >>> len(out), out.rows(slice(0, 2)).logits_unbiased.shape
+        (3, torch.Size([2, 4]))
+    """
+
+    logits_unbiased: Tensor | None = None
+    logits: Tensor | None = None
+    pool3: Tensor | None = None
+    spatial: Tensor | None = None
+    # what the metrics derive from the batch once and share (float64 probabilities, ...)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        for name in FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                return int(value.shape[0])
+        return 0
+
+    def present(self) -> tuple[str, ...]:
+        """The names of the fields this output holds."""
+        return tuple(name for name in FIELDS if getattr(self, name) is not None)
+
+    def require(self, name: str) -> Tensor:
+        """Field ``name``; ValueError naming it if this output does not hold it."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"this network output has no {name} (it holds {', '.join(self.present()) or 'nothing'})")
+        return value  # type: ignore[no-any-return]
+
+    def rows(self, index: Tensor | slice | Sequence[int]) -> InceptionOutput:
+        """The same fields for the images ``index`` selects."""
+        return InceptionOutput(**{n: getattr(self, n)[index] for n in self.present()})
+
+    def to(self, device: torch.device | str) -> InceptionOutput:
+        return InceptionOutput(**{n: getattr(self, n).to(device) for n in self.present()})
+
+    @staticmethod
+    def cat(outputs: Sequence[InceptionOutput]) -> InceptionOutput:
+        """Concatenate the outputs of consecutive parts of a batch (the same fields in each)."""
+        names = outputs[0].present()
+        return InceptionOutput(**{n: torch.cat([o.require(n) for o in outputs]) for n in names})
 
 
 class BasicConv2d(nn.Module):
@@ -216,8 +271,9 @@ class InceptionV3(nn.Module):
         self.Mixed_7c = InceptionE(2048, max_pool=True)
         self.fc = nn.Linear(FEATURE_DIM, NUM_CLASSES)  # "softmax" layer of the graph: W, b
 
-    def features(self, x: Tensor) -> Tensor:
-        """pool3: the 2048-d global average of the last block."""
+    def features(self, x: Tensor, spatial: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """pool3: the 2048-d global average of the last block; with ``spatial``, also the
+        ``mixed_6/conv`` tensor (N x 192 x 17 x 17)."""
         # N x 3 x 299 x 299
         x = self.Conv2d_1a_3x3(x)  # N x 32 x 149 x 149
         x = self.Conv2d_2a_3x3(x)  # N x 32 x 147 x 147
@@ -233,18 +289,24 @@ class InceptionV3(nn.Module):
         x = self.Mixed_6b(x)  # N x 768 x 17 x 17
         x = self.Mixed_6c(x)  # N x 768 x 17 x 17
         x = self.Mixed_6d(x)  # N x 768 x 17 x 17
+        # mixed_6/conv of the graph is Mixed_6d.branch1x1 after BN + ReLU: the block concatenates
+        # its branches with branch1x1 first, so its first 192 channels are that tensor, as is.
+        mixed_6_conv = x[:, :SPATIAL_CHANNELS] if spatial else None  # N x 192 x 17 x 17
         x = self.Mixed_6e(x)  # N x 768 x 17 x 17
         x = self.Mixed_7a(x)  # N x 1280 x 8 x 8
         x = self.Mixed_7b(x)  # N x 2048 x 8 x 8
         x = self.Mixed_7c(x)  # N x 2048 x 8 x 8
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)  # N x 2048
+        pool3 = F.adaptive_avg_pool2d(x, 1).flatten(1)  # N x 2048
+        return (pool3, mixed_6_conv) if mixed_6_conv is not None else pool3
 
-    def forward(self, x: Tensor) -> InceptionOutput:
-        pool3 = self.features(x).float()  # N x 2048
+    def forward(self, x: Tensor, spatial: bool = False) -> InceptionOutput:
+        """Every field of :class:`InceptionOutput` (``spatial`` only when asked: 222 KB an image)."""
+        pool3, mixed = self.features(x, spatial=True) if spatial else (self.features(x), None)
+        pool3 = pool3.float()  # N x 2048
         weight = self.fc.weight.float()  # 1008 x 2048
         # IS uses pool3 . W^T without the bias (openai/improved-gan: softmax/logits/MatMul.inputs[1]).
         unbiased = pool3.mm(weight.T)  # N x 1008
-        return InceptionOutput(unbiased, unbiased + self.fc.bias.float(), pool3)
+        return InceptionOutput(unbiased, unbiased + self.fc.bias.float(), pool3, mixed)
 
     def load_checkpoint(self, state_dict: Mapping[str, Tensor], *, origin: str = "state dict") -> None:
         """Load a converted 2015 checkpoint, refusing one whose keys or shapes differ.

@@ -1,0 +1,103 @@
+"""Statistics files: what a shard or an interrupted run has accumulated, with its provenance.
+
+A stats file holds the state of every accumulator of the run (sums, and the rows of the images
+it scored: the bootstrap's sums dominate, a few MB, plus 4 KB per image of the first 50,000 for
+the near-duplicate statistics), versioned, and records where its numbers come from: the weights'
+sha256, the metrics and their options (protocol, splits, N, bootstrap, seed), the range of image
+indexes it covers, and the package version. It is written atomically (temporary file + fsync +
+``os.replace``) and read with ``torch.load(weights_only=True)``: data, never code.
+
+``merge`` adds the statistics of shards into the statistics of one run over everything, and
+refuses, with one line, shards that disagree on any provenance field or whose index ranges
+overlap or leave gaps.
+
+Example:
+    >>> check_ranges([("a.pt", 0, 10), ("b.pt", 10, 25)], 25)
+    >>> check_ranges([("a.pt", 0, 10), ("b.pt", 12, 25)], 25)
+    Traceback (most recent call last):
+    ...
+    inception_score.errors.InputError: shards leave a gap: no shard covers images 10..11 (after a.pt)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..atomic import atomic_write
+from ..errors import InputError
+
+__all__ = ["FORMAT", "VERSION", "MUST_AGREE", "save_stats", "load_stats", "check_ranges", "check_agreement"]
+
+FORMAT = "inception-score-stats"
+VERSION = 2  # 2: the state of each accumulator by name (1: one ScoreState)
+# Provenance fields two shards must share to be merged (start/stop must tile 0..N instead).
+MUST_AGREE = ("package_version", "weights_sha256", "spec", "precision")
+
+
+def save_stats(path: str | os.PathLike[str], provenance: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+    """Write ``state`` with its ``provenance`` to ``path`` atomically (never a partial file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, "provenance": dict(provenance), "state": state}
+    atomic_write(target, lambda f: torch.save(payload, f))
+
+
+def load_stats(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(provenance, state) of a stats file; InputError naming the file if it is not one."""
+    name = os.fsdecode(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{name}: not an inception-score statistics file ({first})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{name}: not an inception-score statistics file (written with --save-stats or --state)")
+    if payload.get("version") != VERSION:
+        raise InputError(f"{name}: statistics format version {payload.get('version')}, this version reads {VERSION}")
+    return payload["provenance"], payload["state"]
+
+
+def check_ranges(ranges: list[tuple[str, int, int]], num_images: int) -> None:
+    """Refuse (name, start, stop) index ranges that overlap or do not tile 0..num_images-1 exactly,
+    naming the files involved."""
+    position, previous, previous_span = 0, None, None
+    for name, start, stop in sorted(ranges, key=lambda r: (r[1], r[2], r[0])):
+        if start < position:
+            raise InputError(
+                f"shards overlap: images {start}..{min(stop, position) - 1} are in both {previous} and {name}"
+                + (" (the same shard twice?)" if previous is not None and (start, stop) == previous_span else "")
+            )
+        if start > position:
+            after = f" (after {previous})" if previous else ""
+            raise InputError(f"shards leave a gap: no shard covers images {position}..{start - 1}{after}")
+        position, previous, previous_span = stop, name, (start, stop)
+    if position != num_images:
+        raise InputError(f"shards leave a gap: no shard covers images {position}..{num_images - 1} (after {previous})")
+
+
+def _flat(provenance: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in provenance.items() if k != "spec"}
+    out.update(provenance.get("spec") or {})
+    return out
+
+
+def check_agreement(
+    first: dict[str, Any],
+    other: dict[str, Any],
+    first_name: str,
+    other_name: str,
+    hint: str = "shards must come from the same command",
+) -> None:
+    """Refuse two provenances that differ on a field of :data:`MUST_AGREE` (or of the metrics'
+    options in ``spec``), naming the field and both values."""
+    a, b = _flat(first), _flat(other)
+    keys = [k for k in MUST_AGREE if k != "spec"] + sorted(set(first.get("spec") or {}) | set(other.get("spec") or {}))
+    for key in keys:
+        if a.get(key) != b.get(key):
+            raise InputError(f"{other_name}: {key} is {b.get(key)!r}, but {first_name} has {a.get(key)!r}; {hint}")

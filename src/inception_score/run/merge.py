@@ -1,0 +1,59 @@
+"""``inception-score merge``: the measurement of one run over everything, from its shards' statistics files.
+
+Each ``--shard i/K --save-stats FILE`` run saves the state of its accumulators with its
+provenance. Merging checks that the files come from the same command (same weights, metrics and
+options, package version) and that their image ranges tile 0..N-1 exactly, naming the files that
+do not, then adds the states: the result equals a single run's (to ~1e-12 relative, the float64
+sums in another order).
+
+Example (shell): ``inception-score merge shard-*.pt --json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+
+from .._version import __version__
+from ..errors import InputError
+from ..metrics.base import ShapeMismatch
+from ..metrics.registry import MetricSpec, build_accumulators
+from .checkpoint import check_agreement, check_ranges, load_stats
+from .measurement import Measurement
+
+__all__ = ["merge_stats"]
+
+
+def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
+    """Add the ``--save-stats`` files of a run's shards into the measurement of the whole run."""
+    if not paths:
+        raise InputError("merge: expected at least one statistics file")
+    names = [os.fsdecode(p) for p in paths]
+    loaded = [(name, *load_stats(name)) for name in names]
+    first_name, first, _ = loaded[0]
+    for name, provenance, _ in loaded[1:]:
+        check_agreement(first, provenance, first_name, name)
+    spec = MetricSpec.from_dict(first["spec"])
+    check_ranges([(name, p["start"], p["stop"]) for name, p, _ in loaded], spec.num_images)
+    accumulators = build_accumulators(spec)
+    for name, _, tensors in loaded:
+        for accumulator in accumulators:
+            prefix = accumulator.name + "."
+            part = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            try:
+                accumulator.load_state_dict(part, add=True)
+            except ShapeMismatch as exc:
+                raise InputError(f"{name}: {exc}") from None
+    facts = {
+        "num_images": spec.num_images,
+        "splits": spec.plan().num_splits,
+        "protocol": spec.protocol,
+        "weights_sha256": first["weights_sha256"] if spec.named else None,
+        "precision": first["precision"],
+        "package_version": __version__,
+        "torch_version": torch.__version__,
+        "sources": names,
+    }
+    return Measurement(accumulators, spec, facts)
