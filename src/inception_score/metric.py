@@ -222,7 +222,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             seed=seed,
             progress=False,
         )
-        from .options import check_image_range, check_int
+        from .checks import check_image_range, check_int
 
         self.num_classes = check_int(num_classes, "num_classes")
         self.image_range = check_image_range(image_range)

@@ -25,108 +25,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checks import check_choice, check_device, check_image_range, check_int, check_shard, check_triple
 from .errors import OptionsError
 from .metrics.protocols import PROTOCOLS
 
-__all__ = [
-    "Options",
-    "ON_ERROR",
-    "PRECISIONS",
-    "LATENTS",
-    "check_int",
-    "check_image_range",
-    "check_device",
-    "check_triple",
-    "check_shard",
-    "parse_pair",
-]
+__all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "parse_pair"]
 
 ON_ERROR = ("fail", "skip")
 PRECISIONS = ("exact", "fast")
 LATENTS = ("normal", "sobol")
-_DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
-
-
-# --------------------------------------------------------------------------- checks (used package-wide)
-
-
-def check_int(value: Any, name: str, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``; OptionsError naming ``name`` otherwise (bools are not ints)."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise OptionsError(f"{name}: got {value!r}, expected an integer")
-    value = int(value)
-    if value < minimum:
-        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-        raise OptionsError(f"{name}: got {value}, expected {kind}")
-    return value
-
-
-def _numbers(value: Any, name: str, count: int, example: str) -> tuple[float, ...]:
-    if isinstance(value, str):
-        raise OptionsError(
-            f"{name}: got {value!r}, expected a tuple of {count} numbers such as ({example}) "
-            f"(the command line's comma-separated form is parsed into one)"
-        )
-    try:
-        numbers = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        raise OptionsError(f"{name}: got {value!r}, expected {count} numbers such as ({example})") from None
-    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
-        raise OptionsError(f"{name}: got {value!r}, expected {count} finite numbers such as ({example})")
-    return numbers
-
-
-def check_image_range(value: Any, name: str = "image_range") -> tuple[float, float] | None:
-    """The value range of float images, (lo, hi) with lo < hi (e.g. (0, 1), (-1, 1), (0, 255)); None: uint8 only."""
-    if value is None:
-        return None
-    lo, hi = _numbers(value, name, 2, "-1, 1")
-    if not lo < hi:
-        raise OptionsError(f"{name}: got {value!r}, expected lo < hi")
-    return lo, hi
-
-
-def check_triple(value: Any, name: str) -> tuple[float, float, float]:
-    """Three per-channel numbers (a single number is repeated); stds must be positive."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = (value,) * 3
-    a, b, c = _numbers(value, name, 3, "0.5, 0.5, 0.5")
-    if name.endswith("std") and min(a, b, c) <= 0:
-        raise OptionsError(f"{name}: got {value!r}, expected positive numbers (they divide the pixels)")
-    return a, b, c
-
-
-def check_shard(value: Any) -> tuple[int, int] | None:
-    """(i, K) with 0 <= i < K: shard i of K."""
-    if value is None:
-        return None
-    if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2:
-        raise OptionsError(
-            f"shard: got {value!r}, expected a pair (i, K) such as (0, 4) (the command line's i/K is parsed into it)"
-        )
-    index, count = (check_int(v, "shard", 0) for v in value)
-    if count < 1 or not index < count:
-        raise OptionsError(f"shard: got {value!r}, expected (i, K) with 0 <= i < K")
-    return index, count
-
-
-def check_device(value: Any) -> str:
-    """auto, cpu, cuda, cuda:N, mps, xpu or xpu:N (whether it exists is checked when the run starts)."""
-    if not isinstance(value, str) or not _DEVICE.match(value):
-        raise OptionsError(f"device: got {value!r}, expected auto, cpu, cuda, cuda:N, mps, xpu or xpu:N")
-    return value
-
-
-def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise OptionsError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
-    return value  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- command-line parsers
@@ -305,7 +216,7 @@ class Options:
     def __post_init__(self) -> None:
         """Validate every field and normalise typed values (lists -> tuples); OptionsError names the first bad one."""
         set_ = object.__setattr__  # frozen: normalised values are set once, here
-        _choice(self.protocol, "protocol", tuple(PROTOCOLS))
+        check_choice(self.protocol, "protocol", tuple(PROTOCOLS))
         for name, minimum in (("splits", 1), ("batch_size", 1), ("num_workers", 0), ("num_samples", 1)):
             if getattr(self, name) is not None:
                 set_(self, name, check_int(getattr(self, name), name, minimum))
@@ -319,9 +230,9 @@ class Options:
                 f"splits: got {self.splits}, but protocol {self.protocol!r} uses consecutive chunks of "
                 f"{PROTOCOLS[self.protocol].chunk} images; leave splits unset"
             )
-        _choice(self.on_error, "on_error", ON_ERROR)
-        _choice(self.precision, "precision", PRECISIONS)
-        _choice(self.latents, "latents", LATENTS)
+        check_choice(self.on_error, "on_error", ON_ERROR)
+        check_choice(self.precision, "precision", PRECISIONS)
+        check_choice(self.latents, "latents", LATENTS)
         check_device(self.device)
         set_(self, "image_range", check_image_range(self.image_range))
         set_(self, "classifier_mean", check_triple(self.classifier_mean, "classifier_mean"))

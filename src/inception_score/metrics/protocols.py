@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
 from ..errors import OptionsError
 
 __all__ = ["PROTOCOLS", "Protocol", "SplitPlan", "get_protocol"]
@@ -86,8 +87,7 @@ class SplitPlan:
             return
         splits = self.protocol.default_splits if splits is None else splits
         assert splits is not None
-        if splits < 1:
-            raise OptionsError(f"splits: got {splits}, expected a positive integer")
+        splits = check_int(splits, "splits")
         if num_images < splits:
             raise OptionsError(
                 f"splits: {splits} splits need at least {splits} images, got {num_images} images "
@@ -112,10 +112,3 @@ class SplitPlan:
             return idx // self.protocol.chunk
         pos = self._position[idx] if self._position is not None else idx
         return np.searchsorted(self._bounds, pos, side="right") - 1
-
-    def split_sizes(self) -> np.ndarray:
-        if self.protocol.chunk is not None:
-            sizes = np.full(self.num_splits, self.protocol.chunk, dtype=np.int64)
-            sizes[-1] = self.num_images - self.protocol.chunk * (self.num_splits - 1)
-            return sizes
-        return np.diff(self._bounds)
