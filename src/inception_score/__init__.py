@@ -103,8 +103,6 @@ def compute(
     """
     from .errors import OptionsError
     from .options import Options
-    from .report.data import report_extras
-    from .report.html import write_report
     from .report.result import Result, build_result
     from .run.pipeline import run
 
@@ -114,12 +112,20 @@ def compute(
     if options.report:
         from .report.html import check_report_dependencies
 
-        check_report_dependencies()
+        check_report_dependencies()  # before any work: the extra it needs is installed
     measurement = run(source, options, network=network)
     result = build_result(measurement)
     if options.report and measurement.is_main and isinstance(result, Result):
-        write_report(options.report, result.to_dict(), report_extras(measurement))
+        _write_report(options.report, result, measurement)
     return result
+
+
+def _write_report(directory: str, result: Result, measurement: Any) -> None:
+    """report.html and its figures in ``directory`` (the report extra)."""
+    from .report.data import report_extras
+    from .report.html import write_report
+
+    write_report(directory, result.to_dict(), report_extras(measurement))
 
 
 def merge_stats(paths: list[str]) -> Result:
