@@ -28,7 +28,9 @@ from typing import Self
 import pytest
 import torch
 
+from inception_score.cli import main
 from inception_score.errors import WeightsError
+from inception_score.features.network import InceptionV3
 from inception_score.features.weights import (
     ENV_VAR,
     INCEPTION_2015,
@@ -39,17 +41,10 @@ from inception_score.features.weights import (
     hub_checkpoint_dir,
     load_state_dict,
     locate_weights,
-    resolve_weights,
     sha256_file,
 )
 
-try:
-    import fcntl  # noqa: F401
-
-    HAVE_FCNTL = True
-except ImportError:  # pragma: no cover - Windows
-    HAVE_FCNTL = False
-
+from .conftest import make_images, write_images
 
 # --------------------------------------------------------------------------- helpers
 
@@ -72,7 +67,7 @@ WRONG_PREFIX = ("1" if GOOD_PREFIX[0] == "0" else "0") + GOOD_PREFIX[1:]
 @dataclass
 class Route:
     body: bytes
-    mode: str = "ok"  # "ok" | "truncate"
+    mode: str = "ok"  # "ok" | "truncate" | "stall" (half the body, then silence for 2 s)
     delay: float = 0.0  # seconds slept between chunks when serving
 
 
@@ -116,6 +111,11 @@ def make_handler(state: LoopbackServer) -> type[http.server.BaseHTTPRequestHandl
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if route.mode == "stall":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(2.0)
+                return
             step = max(1, len(body) // 8) if route.delay else len(body)
             for start in range(0, len(body), step):
                 self.wfile.write(body[start : start + step])
@@ -172,6 +172,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 def spec_for(*urls: str, prefix: str = GOOD_PREFIX) -> WeightsSpec:
     names = tuple(f"fake-{i}-{prefix}.pth" for i in range(len(urls)))
     return WeightsSpec("fake", names, tuple(urls), prefix, "tests", "CC0")
+
+
+def located(*args: object, **kwargs: object) -> Path:
+    """The path :func:`locate_weights` finds."""
+    return locate_weights(*args, **kwargs).path  # type: ignore[arg-type]
 
 
 def write(path: Path, data: bytes = GOOD) -> Path:
@@ -231,7 +236,7 @@ def test_sha256_file(tmp_path: Path) -> None:
 
 def test_download_then_cache(server: LoopbackServer) -> None:
     spec = spec_for(server.add("/good.pth", GOOD))
-    path = resolve_weights(spec=spec, progress=False)
+    path = located(spec=spec, progress=False)
     assert path == hub_checkpoint_dir() / spec.filenames[0]
     assert path.read_bytes() == GOOD
     assert listing(path.parent) == [spec.filenames[0]]
@@ -278,7 +283,7 @@ def test_wrong_hash_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
 def test_wrong_hash_through_resolve(server: LoopbackServer) -> None:
     spec = spec_for(server.add("/good.pth", GOOD), prefix=WRONG_PREFIX)
     with pytest.raises(WeightsError, match=WRONG_PREFIX):
-        resolve_weights(spec=spec, progress=False)
+        located(spec=spec, progress=False)
     assert listing(hub_checkpoint_dir()) == []
 
 
@@ -320,9 +325,22 @@ def test_keyboard_interrupt_cleans_up(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert listing(dest.parent) == []
 
 
+def test_a_stalled_server_times_out(server: LoopbackServer, tmp_path: Path) -> None:
+    # torch.hub.download_url_to_file has no timeout: a stalled mirror would hang for ever.
+    url = server.add("/stall.pth", GOOD, mode="stall")
+    dest = tmp_path / "cache" / "w.pth"
+    start = time.monotonic()
+    with pytest.raises(WeightsError) as info:
+        download(url, dest, GOOD_PREFIX, progress=False, timeout=0.3)
+    assert time.monotonic() - start < 1.5
+    message = str(info.value)
+    assert url in message and "timed out" in message and "\n" not in message
+    assert listing(dest.parent) == []
+
+
 def test_404_falls_through_to_second_url(server: LoopbackServer) -> None:
     spec = spec_for(server.url("/missing.pth"), server.add("/good.pth", GOOD))
-    path = resolve_weights(spec=spec, progress=False)
+    path = located(spec=spec, progress=False)
     assert path == hub_checkpoint_dir() / spec.filenames[1]
     assert listing(path.parent) == [spec.filenames[1]]
     assert server.counts["/missing.pth"] == 1 and server.counts["/good.pth"] == 1
@@ -332,7 +350,7 @@ def test_all_urls_failing(server: LoopbackServer) -> None:
     first, second = server.url("/a.pth"), server.add("/b.pth", GOOD, mode="truncate")
     spec = spec_for(first, second)
     with pytest.raises(WeightsError) as info:
-        resolve_weights(spec=spec, progress=False)
+        located(spec=spec, progress=False)
     message = str(info.value)
     assert "\n" not in message
     assert first in message and second in message and "404" in message
@@ -363,7 +381,7 @@ def test_unwritable_cache_falls_back_to_temp_dir(
     monkeypatch.setenv("TORCH_HOME", str(blocker / "sub"))
     spec = spec_for(server.add("/good.pth", GOOD))
     with pytest.warns(UserWarning, match="Cannot write to") as record:
-        path = resolve_weights(spec=spec, progress=False)
+        path = located(spec=spec, progress=False)
     assert str(fallback_dir()) in str(record[0].message)
     assert path == fallback_dir() / spec.filenames[0]
     assert path.is_relative_to(isolated / "tmp")
@@ -385,7 +403,7 @@ def test_fallback_copy_with_wrong_hash_is_not_trusted(
     spec = spec_for(server.add("/good.pth", GOOD))
     planted = write(fallback_dir() / spec.filenames[0], OTHER)
     with pytest.warns(UserWarning):
-        path = resolve_weights(spec=spec, progress=False)
+        path = located(spec=spec, progress=False)
     assert path == planted and path.read_bytes() == GOOD and server.total == 1
 
 
@@ -420,8 +438,7 @@ def test_concurrent_downloads_in_processes(server: LoopbackServer, tmp_path: Pat
         assert out.strip() == str(dest)
     assert sha256_file(dest) == GOOD_SHA
     assert listing(dest.parent) == ["w.pth"]
-    if HAVE_FCNTL:
-        assert server.total == 1  # the second waited for the lock, then reused the file
+    assert server.total == 1  # the second waited for the lock, then reused the file
 
 
 def test_concurrent_downloads_in_threads(server: LoopbackServer, tmp_path: Path) -> None:
@@ -443,8 +460,7 @@ def test_concurrent_downloads_in_threads(server: LoopbackServer, tmp_path: Path)
     assert results == [dest, dest, dest]
     assert sha256_file(dest) == GOOD_SHA
     assert listing(dest.parent) == ["w.pth"]
-    if HAVE_FCNTL:
-        assert server.total == 1
+    assert server.total == 1
 
 
 # --------------------------------------------------------------------------- resolution order
@@ -457,11 +473,11 @@ def test_resolution_order(isolated: Path, no_network: list[object]) -> None:
     cached = write(hub_checkpoint_dir() / spec.filenames[0], GOOD)
     env = {ENV_VAR: str(from_env)}
 
-    assert resolve_weights(explicit, spec, progress=False, env=env) == explicit
-    assert resolve_weights(str(explicit), spec, progress=False, env=env) == explicit
-    assert resolve_weights(None, spec, progress=False, env=env) == from_env
-    assert resolve_weights(None, spec, progress=False, env={}) == cached
-    assert resolve_weights(None, spec, progress=False, env={ENV_VAR: ""}) == cached
+    assert located(explicit, spec, progress=False, env=env) == explicit
+    assert located(str(explicit), spec, progress=False, env=env) == explicit
+    assert located(None, spec, progress=False, env=env) == from_env
+    assert located(None, spec, progress=False, env={}) == cached
+    assert located(None, spec, progress=False, env={ENV_VAR: ""}) == cached
     assert [
         locate_weights(e, spec, progress=False, env=v).source for e, v in [(explicit, env), (None, env), (None, {})]
     ] == ["argument", "environment", "cache"]
@@ -478,11 +494,11 @@ def test_env_var_from_os_environ(isolated: Path, monkeypatch: pytest.MonkeyPatch
 def test_explicit_missing_path(isolated: Path, no_network: list[object]) -> None:
     missing = isolated / "nope" / "w.pth"
     with pytest.raises(WeightsError) as info:
-        resolve_weights(missing, progress=False)
+        located(missing, progress=False)
     assert str(missing) in str(info.value) and "does not exist" in str(info.value)
     assert "\n" not in str(info.value)
     with pytest.raises(WeightsError, match="not a file"):
-        resolve_weights(isolated, progress=False)
+        located(isolated, progress=False)
     assert no_network == []
 
 
@@ -491,17 +507,17 @@ def test_env_var_pointing_nowhere(isolated: Path, monkeypatch: pytest.MonkeyPatc
     write(hub_checkpoint_dir() / INCEPTION_2015.filenames[0])  # env still wins
     monkeypatch.setenv(ENV_VAR, str(missing))
     with pytest.raises(WeightsError) as info:
-        resolve_weights(progress=False)
+        located(progress=False)
     assert ENV_VAR in str(info.value) and str(missing) in str(info.value)
     with pytest.raises(WeightsError, match=ENV_VAR):
-        resolve_weights(progress=False, env={ENV_VAR: str(missing)})
+        located(progress=False, env={ENV_VAR: str(missing)})
     assert no_network == []
 
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_either_published_name_in_cache(index: int, no_network: list[object]) -> None:
     cached = write(hub_checkpoint_dir() / INCEPTION_2015.filenames[index])
-    assert resolve_weights(progress=False, env={}) == cached
+    assert located(progress=False, env={}) == cached
     assert no_network == []
 
 
@@ -617,3 +633,55 @@ def test_sha256_file_notices_a_file_rewritten_in_place(tmp_path: Path) -> None:
     path.write_bytes(b"b" * 100)  # same inode, same size
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert sha256_file(path) == hashlib.sha256(b"b" * 100).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        torch.tensor([0.5, float("nan")]),
+        torch.tensor([float("inf"), 1.0], dtype=torch.float16),
+        torch.tensor([[-float("inf")]], dtype=torch.float64),
+    ],
+    ids=["nan", "inf-half", "minus-inf-double"],
+)
+def test_load_refuses_non_finite_tensors(tmp_path: Path, bad: torch.Tensor) -> None:
+    path = tmp_path / "w.pth"
+    torch.save({"module.conv.weight": torch.zeros(2), "module.fc.weight": bad}, path)
+    with pytest.raises(WeightsError) as info:
+        load_state_dict(path)
+    message = str(info.value)
+    assert message.startswith(f"Cannot load Inception weights {path}: tensor module.fc.weight holds NaN or inf (1 of ")
+    assert "expected finite numbers" in message and "\n" not in message
+
+
+def test_load_accepts_finite_and_integer_tensors(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    big = torch.finfo(torch.float16).max
+    torch.save({"a": torch.tensor([big, -big], dtype=torch.float16), "n": torch.tensor(7)}, path)
+    state = load_state_dict(path)
+    assert state["a"].dtype == torch.float16 and int(state["n"]) == 7
+
+
+@pytest.fixture(scope="module")
+def nan_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real layout, one NaN in fc.weight: loaded unchecked, every score would be NaN."""
+    state = InceptionV3().state_dict()
+    state["fc.weight"][3, 5] = float("nan")
+    path = tmp_path_factory.mktemp("nan") / "weights-nan.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_network_with_nan_weights_is_refused(nan_checkpoint: Path) -> None:
+    with pytest.raises(WeightsError, match=r"tensor fc\.weight holds NaN or inf \(1 of 2064384 values\)"):
+        InceptionV3().load_checkpoint(load_state_dict(nan_checkpoint))
+
+
+def test_cli_with_nan_weights_exits_4(nan_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "images"
+    write_images(folder, make_images(4))
+    code = main([str(folder), "--weights", str(nan_checkpoint), "--splits", "1"])
+    out, err = capsys.readouterr()
+    assert code == 4 and out == ""
+    assert err.count("\n") == 1
+    assert str(nan_checkpoint) in err and "tensor fc.weight holds NaN or inf" in err

@@ -16,10 +16,10 @@ local copy in this order:
    prefix and written atomically into that directory.
 
 Checkpoints are always loaded with ``torch.load(..., weights_only=True)``: a
-weights file can never run code.
+weights file can never run code. A tensor holding NaN or inf is refused.
 
-Importing this module is cheap: ``torch`` and ``tqdm`` are imported only by the
-functions that need them.
+Importing this module is cheap: ``torch``, ``tqdm`` and ``filelock`` are
+imported only by the functions that need them.
 
 Example:
     >>> from .weights import INCEPTION_2015
@@ -39,12 +39,13 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
-from ..errors import WeightsError
+from ..atomic import atomic_write
+from ..errors import WeightsError, printable
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_VAR",
     "INCEPTION_2015",
+    "Origin",
     "ResolvedWeights",
     "WeightsSpec",
     "download",
@@ -59,17 +61,17 @@ __all__ = [
     "hub_checkpoint_dir",
     "load_state_dict",
     "locate_weights",
-    "resolve_weights",
     "sha256_file",
 ]
 
 #: Environment variable naming a weights file to use instead of the cache.
 ENV_VAR = "INCEPTION_SCORE_WEIGHTS"
 
+#: Where :func:`locate_weights` found the file.
+Origin = Literal["argument", "environment", "cache", "download"]
+
 _CHUNK = 1 << 20  # 1 MiB
 _MAX_REASON = 300  # characters of a foreign exception message kept in ours
-
-Source = Literal["argument", "environment", "cache", "download"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class WeightsSpec:
 
     ``filenames[i]`` is the name under which ``urls[i]`` is saved in the cache;
     ``sha256_prefix`` is the start of the file's sha256 hex digest (the torch.hub
-    convention of putting it in the file name).
+    convention of putting it in the file name). Raises ValueError when these
+    do not fit together.
 
     Example:
         >>> spec = WeightsSpec("demo", ("demo-0123abcd.pth",),
@@ -137,10 +140,7 @@ INCEPTION_2015 = WeightsSpec(
 
 @dataclass(frozen=True)
 class ResolvedWeights:
-    """The weights file that will be used, its sha256 and where it was found.
-
-    ``source`` is one of ``"argument"``, ``"environment"``, ``"cache"`` or
-    ``"download"``.
+    """The weights file that will be used, its full sha256 and where it was found.
 
     Example:
         >>> ResolvedWeights(Path("w.pth"), "6726825d" + "0" * 56, "cache").source
@@ -149,53 +149,7 @@ class ResolvedWeights:
 
     path: Path
     sha256: str
-    source: Source
-
-
-class _DownloadError(WeightsError):
-    """A download failed; ``reason`` is the short cause, without the URL."""
-
-    def __init__(self, url: str, dest: Path, reason: str) -> None:
-        self.url = url
-        self.dest = dest
-        self.reason = reason
-        super().__init__(f"Could not download {url} to {dest}: {reason}")
-
-
-def _one_line(text: object) -> str:
-    """Collapse ``text`` to a single, bounded line for an error message."""
-    line = " ".join(str(text).split())
-    if len(line) > _MAX_REASON:
-        line = line[: _MAX_REASON - 3] + "..."
-    return line
-
-
-def _describe(exc: BaseException) -> str:
-    """Short human reason for a failed transfer."""
-    if isinstance(exc, urllib.error.HTTPError):
-        return _one_line(f"HTTP {exc.code} {exc.reason}")
-    if isinstance(exc, urllib.error.URLError):
-        return _one_line(exc.reason)
-    if isinstance(exc, http.client.IncompleteRead):
-        expected = (exc.expected or 0) + len(exc.partial)
-        return f"connection closed after {len(exc.partial)} bytes of {expected}"
-    text = _one_line(exc)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
-
-
-def _load_failure(exc: BaseException) -> str:
-    """Short reason for a failed ``torch.load(..., weights_only=True)``."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        detail = re.split(r"\.\s|\n\s*\n", text.split(marker, 1)[1].strip())[0]
-        return (
-            f"torch.load(weights_only=True) refused it ({_one_line(detail)}): it is "
-            "corrupt or holds objects other than tensors, which could run code"
-        )
-    first = re.split(r"\.\s|\n\s*\n", text.strip())[0]
-    return f"torch.load failed ({type(exc).__name__}: {_one_line(first)})"
+    source: Origin
 
 
 def hub_checkpoint_dir() -> Path:
@@ -223,7 +177,7 @@ def fallback_dir() -> Path:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Full sha256 hex digest of the file at ``path``, read in 1 MiB chunks.
+    """Full sha256 hex digest of the file at ``path``, read in 1 MiB chunks; OSError if unreadable.
 
     Example:
         >>> import tempfile
@@ -249,6 +203,32 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # file identity -> sha256, for this process
 
 
+class _DownloadError(WeightsError):
+    """A download failed; ``reason`` is the short cause, without the URL."""
+
+    def __init__(self, url: str, dest: Path, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Could not download {url} to {dest}: {reason}")
+
+
+def _one_line(text: object) -> str:
+    """``text`` collapsed to a single line of at most ``_MAX_REASON`` characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    """Short human reason for a failed transfer or file operation."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return _one_line(f"HTTP {exc.code} {exc.reason}")
+    if isinstance(exc, urllib.error.URLError):
+        return _one_line(exc.reason)
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"connection closed after {len(exc.partial)} bytes of {(exc.expected or 0) + len(exc.partial)}"
+    text = _one_line(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _writable_dir(directory: Path) -> str | None:
     """Create ``directory`` and check a file can be made in it; the reason if not."""
     try:
@@ -256,120 +236,44 @@ def _writable_dir(directory: Path) -> str | None:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
-        return _describe(exc)
+        return _reason(exc)
     return None
 
 
-@contextlib.contextmanager
-def _file_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_path`` (no-op where fcntl is missing).
-
-    The lock file is removed on release. Because another process may remove it
-    between our ``open`` and our ``flock``, the lock only counts once the locked
-    descriptor is still the file at ``lock_path``.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-
-    while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            held = os.fstat(fd)
-            try:
-                current = os.stat(lock_path)
-            except FileNotFoundError:
-                current = None
-        except BaseException:
-            os.close(fd)
-            raise
-        if current is not None and (current.st_dev, current.st_ino) == (
-            held.st_dev,
-            held.st_ino,
-        ):
-            break
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock_path)
-        os.close(fd)  # releases the lock
-
-
 def _is_valid(path: Path, sha256_prefix: str | None) -> bool:
-    """Whether ``path`` is a file whose sha256 starts with ``sha256_prefix``."""
-    if not path.is_file():
-        return False
-    if sha256_prefix is None:
-        return True
+    """Whether ``path`` is a readable file whose sha256 starts with ``sha256_prefix`` (any file if None)."""
     try:
-        return sha256_file(path).startswith(sha256_prefix.lower())
+        return path.is_file() and (sha256_prefix is None or sha256_file(path).startswith(sha256_prefix.lower()))
     except OSError:
         return False
 
 
-def _fetch(
-    url: str,
-    dest: Path,
-    sha256_prefix: str | None,
-    *,
-    progress: bool,
-    timeout: float,
-) -> None:
-    """Stream ``url`` to a temporary file next to ``dest``, verify, then rename."""
+def _fetch(url: str, dest: Path, sha256_prefix: str | None, *, progress: bool, timeout: float) -> None:
+    """Stream ``url`` into ``dest`` through :func:`atomic_write`, checking its length and sha256.
+
+    Our own loop rather than ``torch.hub.download_url_to_file`` (torch 2.x), which calls
+    ``urlopen`` without a timeout (a stalled mirror would hang the run for ever instead of
+    failing over to the next one) and accepts a body cut short when no hash is given (it never
+    compares the bytes received with Content-Length). ``atomic_write`` does the rest: a
+    temporary file next to ``dest``, fsync, rename, and removal on any failure, Ctrl-C included.
+    """
     from tqdm import tqdm
 
-    try:
-        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed explicitly below
-            dir=dest.parent, delete=False, prefix=dest.name + ".", suffix=".part"
-        )
-    except OSError as exc:
-        raise _DownloadError(url, dest, f"cannot create a file there ({_describe(exc)})") from exc
-    tmp_path = Path(tmp.name)
-    try:
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": "inception-score (python urllib)"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                length_header = response.headers.get("Content-Length")
-                try:
-                    total = int(length_header) if length_header else None
-                except ValueError:
-                    total = None
-                digest = hashlib.sha256()
-                received = 0
-                with tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=dest.name,
-                    file=sys.stderr,
-                    disable=not progress,
-                    leave=False,
-                ) as bar:
-                    while chunk := response.read(_CHUNK):
-                        tmp.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            if total is not None and received != total:
-                raise _DownloadError(
-                    url,
-                    dest,
-                    f"connection closed after {received} bytes of {total}",
-                )
-            tmp.flush()
-            os.fsync(tmp.fileno())
-            tmp.close()
-        except _DownloadError:
-            raise
-        except Exception as exc:
-            raise _DownloadError(url, dest, _describe(exc)) from exc
-
+    def receive(f: IO[bytes]) -> None:
+        request = urllib.request.Request(url, headers={"User-Agent": "inception-score (python urllib)"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            digest, received = hashlib.sha256(), 0
+            bar_options = {"unit": "B", "unit_scale": True, "unit_divisor": 1024, "leave": False, "file": sys.stderr}
+            with tqdm(total=total, desc=dest.name, disable=not progress, **bar_options) as bar:
+                while chunk := response.read(_CHUNK):
+                    f.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        if total is not None and received != total:
+            raise _DownloadError(url, dest, f"connection closed after {received} bytes of {total}")
         got = digest.hexdigest()
         if sha256_prefix is not None and not got.startswith(sha256_prefix.lower()):
             raise _DownloadError(
@@ -377,32 +281,13 @@ def _fetch(
                 dest,
                 f"sha256 {got} does not start with the expected prefix {sha256_prefix}; the file was discarded",
             )
-        with contextlib.suppress(OSError):
-            os.chmod(tmp_path, 0o644)
-        try:
-            os.replace(tmp_path, dest)
-        except OSError as exc:
-            raise _DownloadError(url, dest, _describe(exc)) from exc
-        _fsync_dir(dest.parent)
-    except BaseException:
-        tmp.close()
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+
+    try:
+        atomic_write(dest, receive)
+    except WeightsError:
         raise
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Best-effort fsync of a directory so a rename survives a crash."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    except Exception as exc:
+        raise _DownloadError(url, dest, _reason(exc)) from exc
 
 
 def download(
@@ -415,18 +300,19 @@ def download(
 ) -> Path:
     """Download ``url`` to ``dest`` atomically and return the path actually written.
 
-    The body is streamed into ``<dest>.<random>.part`` next to ``dest`` while its
-    sha256 is computed; only a complete transfer whose digest starts with
-    ``sha256_prefix`` (``None``: no check) is fsynced and renamed to ``dest``. On
-    any failure the partial file is deleted, nothing is left at ``dest`` and a
-    :class:`WeightsError` is raised (a ``KeyboardInterrupt`` is cleaned up the
-    same way and re-raised as is).
+    The body is streamed into a temporary file next to ``dest`` while its sha256 is
+    computed; only a complete transfer (as long as its Content-Length) whose digest
+    starts with ``sha256_prefix`` (``None``: no check) is fsynced and renamed to
+    ``dest``. ``timeout`` bounds each connect and read, in seconds. On any failure
+    the temporary file is deleted, nothing is left at ``dest`` and a one-line
+    :class:`WeightsError` naming the URL is raised (a ``KeyboardInterrupt`` is
+    cleaned up the same way and re-raised as is).
 
-    Concurrent calls for the same ``dest`` are serialised by an ``flock`` on
-    ``<dest>.lock`` (POSIX only); a caller that gets the lock after another one
-    finished returns the existing valid file without downloading it again. An
-    existing ``dest`` is valid when its sha256 starts with the prefix (any file
-    when the prefix is ``None``).
+    Concurrent calls for the same ``dest``, in threads or processes, are serialised
+    by a ``filelock.FileLock`` on ``<dest>.lock``; a caller that gets the lock after
+    another one finished returns the existing valid file without downloading it
+    again. An existing ``dest`` is valid when its sha256 starts with the prefix
+    (any file when the prefix is ``None``).
 
     If ``dest``'s directory cannot be created or written, the file goes to
     :func:`fallback_dir` instead, with a warning; the returned path says where.
@@ -436,6 +322,8 @@ def download(
         ... # doctest: +SKIP
         PosixPath('/tmp/w.pth')
     """
+    from filelock import FileLock
+
     dest = Path(dest)
     problem = _writable_dir(dest.parent)
     if problem is not None:
@@ -443,24 +331,29 @@ def download(
         fallback_problem = _writable_dir(fallback)
         if fallback_problem is not None:
             raise _DownloadError(
-                url,
-                dest,
-                f"cannot write to {dest.parent} ({problem}) nor to {fallback} ({fallback_problem})",
+                url, dest, f"cannot write to {dest.parent} ({problem}) nor to {fallback} ({fallback_problem})"
             )
         warnings.warn(
-            f"Cannot write to {dest.parent} ({problem}); saving {dest.name} in {fallback} instead.",
-            stacklevel=2,
+            f"Cannot write to {dest.parent} ({problem}); saving {dest.name} in {fallback} instead.", stacklevel=2
         )
         dest = fallback / dest.name
 
     lock_path = dest.with_name(dest.name + ".lock")
+    lock = FileLock(lock_path)
     try:
-        with _file_lock(lock_path):
-            # Another process may have finished the same download while we waited.
-            if not _is_valid(dest, sha256_prefix):
-                _fetch(url, dest, sha256_prefix, progress=progress, timeout=timeout)
-    except OSError as exc:  # _fetch raises only WeightsError; this is the lock file
-        raise _DownloadError(url, dest, f"cannot lock {lock_path}: {_describe(exc)}") from exc
+        lock.acquire()
+    except OSError as exc:
+        raise _DownloadError(url, dest, f"cannot lock {lock_path}: {_reason(exc)}") from exc
+    try:
+        if not _is_valid(dest, sha256_prefix):  # another caller may have finished while we waited
+            _fetch(url, dest, sha256_prefix, progress=progress, timeout=timeout)
+    finally:
+        lock.release()
+        # filelock leaves the lock file on POSIX; remove it so that the cache holds only weights.
+        # A waiter that opened it before this unlink may then share the lock with a newcomer: at
+        # worst both download, each atomically, after a failed download; never a damaged file.
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
     return dest
 
 
@@ -475,47 +368,32 @@ def _checked_file(path: Path, how: str) -> Path:
     )
 
 
-def _resolve(
-    explicit: str | os.PathLike[str] | None,
-    spec: WeightsSpec,
-    progress: bool,
-    env: Mapping[str, str] | None,
-) -> tuple[Path, Source]:
-    """The weights file to use and where it was found; see :func:`resolve_weights`."""
+def _find(
+    explicit: str | os.PathLike[str] | None, spec: WeightsSpec, progress: bool, env: Mapping[str, str]
+) -> tuple[Path, Origin]:
+    """The weights file to use and where it was found; see :func:`locate_weights`."""
     if explicit is not None:
         path = Path(os.fspath(explicit)).expanduser()
         return _checked_file(path, "given as --weights / argument"), "argument"
-
-    environ = os.environ if env is None else env
-    from_env = environ.get(ENV_VAR, "")
-    if from_env:
-        path = Path(from_env).expanduser()
-        how = f"from environment variable {ENV_VAR}"
-        return _checked_file(path, how), "environment"
+    if from_env := env.get(ENV_VAR, ""):
+        return _checked_file(Path(from_env).expanduser(), f"from environment variable {ENV_VAR}"), "environment"
 
     hub = hub_checkpoint_dir()
     for filename in spec.filenames:
-        candidate = hub / filename
-        if candidate.is_file():
-            return candidate, "cache"
+        if (hub / filename).is_file():
+            return hub / filename, "cache"
     # An earlier download may have fallen back to the temporary directory; that
     # directory is shared, so only trust a copy whose hash matches.
-    fallback = fallback_dir()
     for filename in spec.filenames:
-        candidate = fallback / filename
-        if candidate.is_file() and _is_valid(candidate, spec.sha256_prefix):
-            return candidate, "cache"
+        if _is_valid(fallback_dir() / filename, spec.sha256_prefix):
+            return fallback_dir() / filename, "cache"
 
     failures: list[str] = []
     for url, filename in zip(spec.urls, spec.filenames, strict=True):
         try:
-            path = download(url, hub / filename, spec.sha256_prefix, progress=progress)
+            return download(url, hub / filename, spec.sha256_prefix, progress=progress), "download"
         except _DownloadError as exc:
             failures.append(f"{url}: {exc.reason}")
-        except WeightsError as exc:  # pragma: no cover - download raises _DownloadError
-            failures.append(f"{url}: {_one_line(exc)}")
-        else:
-            return path, "download"
     raise WeightsError(
         f"Inception weights not found and could not be downloaded ({'; '.join(failures)}). "
         f"Download {spec.urls[0]} yourself and save it as {hub / spec.filenames[0]}, "
@@ -523,14 +401,14 @@ def _resolve(
     )
 
 
-def resolve_weights(
+def locate_weights(
     explicit: str | os.PathLike[str] | None = None,
     spec: WeightsSpec = INCEPTION_2015,
     *,
     progress: bool = True,
     env: Mapping[str, str] | None = None,
-) -> Path:
-    """Path of the weights file to use, downloading it if needed.
+) -> ResolvedWeights:
+    """The weights file to use, its sha256 and where it was found, downloading it if needed.
 
     Order: ``explicit`` (must be an existing file); ``$INCEPTION_SCORE_WEIGHTS``
     (same check; read from ``env`` when given, else ``os.environ``; empty means
@@ -543,36 +421,31 @@ def resolve_weights(
     Raises :class:`WeightsError` with a one-line message when nothing works.
 
     Example:
-        >>> resolve_weights("/nonexistent.pth")  # doctest: +ELLIPSIS
+        >>> locate_weights("/nonexistent.pth")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        inception_score.errors.WeightsError: Inception weights /nonexistent.pth ...
+        inception_score.errors.WeightsError: Inception weights /nonexistent.pth (given as --weights ...
     """
-    return _resolve(explicit, spec, progress, env)[0]
-
-
-def locate_weights(
-    explicit: str | os.PathLike[str] | None = None,
-    spec: WeightsSpec = INCEPTION_2015,
-    *,
-    progress: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> ResolvedWeights:
-    """Like :func:`resolve_weights`, also giving the file's sha256 and its source.
-
-    Example:
-        >>> found = locate_weights()  # doctest: +SKIP
-        >>> found.source, found.sha256[:8]  # doctest: +SKIP
-        ('cache', '6726825d')
-    """
-    path, source = _resolve(explicit, spec, progress, env)
+    path, origin = _find(explicit, spec, progress, os.environ if env is None else env)
     try:
         digest = sha256_file(path)
     except OSError as exc:
-        raise WeightsError(
-            f"Cannot read Inception weights {path}: {_describe(exc)}; expected a readable file."
-        ) from exc
-    return ResolvedWeights(path=path, sha256=digest, source=source)
+        raise WeightsError(f"Cannot read Inception weights {path}: {_reason(exc)}; expected a readable file.") from exc
+    return ResolvedWeights(path=path, sha256=digest, source=origin)
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Short reason for a failed ``torch.load(..., weights_only=True)``."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        detail = re.split(r"\.\s|\n\s*\n", text.split(marker, 1)[1].strip())[0]
+        return (
+            f"torch.load(weights_only=True) refused it ({_one_line(detail)}): it is "
+            "corrupt or holds objects other than tensors, which could run code"
+        )
+    first = re.split(r"\.\s|\n\s*\n", text.strip())[0]
+    return f"torch.load failed ({type(exc).__name__}: {_one_line(first)})"
 
 
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -581,40 +454,41 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     Uses ``torch.load(path, map_location="cpu", weights_only=True)``, so a file
     that would run code when unpickled is refused. A ``{"state_dict": {...}}``
     wrapper is unwrapped and a ``module.`` prefix present on every key (from
-    ``DataParallel``) is removed. Any problem raises a one-line
-    :class:`WeightsError` naming the file.
+    ``DataParallel``) is removed. Tensors keep their dtypes. Any problem,
+    including a floating-point tensor holding NaN or inf (which would make every
+    score NaN), raises a one-line :class:`WeightsError` naming the file.
 
     Example:
-        >>> sd = load_state_dict(resolve_weights())  # doctest: +SKIP
-        >>> sd["conv.weight"].dtype  # doctest: +SKIP
-        torch.float32
+        >>> import tempfile, torch
+        >>> path = Path(tempfile.mkdtemp()) / "w.pth"
+        >>> torch.save({"fc.weight": torch.zeros(2, 3)}, path)
+        >>> load_state_dict(path)["fc.weight"].shape
+        torch.Size([2, 3])
+        >>> torch.save({"fc.weight": torch.tensor([1.0, float("nan")])}, path)
+        >>> load_state_dict(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        inception_score.errors.WeightsError: Cannot load Inception weights ...: tensor fc.weight holds NaN or inf ...
     """
     import torch
 
     path = Path(os.fspath(path))
 
-    def fail(reason: str) -> WeightsError:
-        return WeightsError(
-            f"Cannot load Inception weights {path}: {reason}; expected a PyTorch state "
-            f"dict of tensors (.pth) such as {INCEPTION_2015.filenames[0]}."
-        )
+    def fail(reason: str, expected: str = "") -> WeightsError:
+        expected = expected or (f"a PyTorch state dict of tensors (.pth) such as {INCEPTION_2015.filenames[0]}")
+        return WeightsError(f"Cannot load Inception weights {path}: {reason}; expected {expected}.")
 
     if not path.exists():
         raise fail("the file does not exist")
     if not path.is_file():
         raise fail("it is not a file")
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise fail(_describe(exc)) from exc
-    if size == 0:
-        raise fail("the file is empty (0 bytes)")
-
-    try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as exc:
-        raise fail(_describe(exc)) from exc
+        raise fail(_reason(exc)) from exc
+    if not magic:
+        raise fail("the file is empty (0 bytes)")
     if magic != b"PK\x03\x04" and magic[:1] != b"\x80":
         raise fail(f"it is not a PyTorch checkpoint (it starts with {magic!r}, neither a zip archive nor a pickle)")
 
@@ -632,6 +506,12 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     for key, value in loaded.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise fail(f"entry {key!r} is a {type(key).__name__} -> {type(value).__name__}, not str -> Tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise fail(
+                f"tensor {printable(key)} holds NaN or inf ({bad} of {value.numel()} values)",
+                "finite numbers in every tensor (the file is damaged, or was saved from a diverged model)",
+            )
 
     state: dict[str, torch.Tensor] = dict(loaded)
     prefix = "module."
