@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,6 +46,7 @@ from ..options import Options
 from .checkpoint import check_agreement, load_stats, save_stats
 from .distributed import all_reduce
 from .measurement import Measurement
+from .outputs import check_output_dir, check_output_file
 from .plan import (
     MAX_WORKERS,
     Work,
@@ -85,7 +87,41 @@ def open_inputs(sources: Any, options: Options) -> tuple[list[ImageSource], list
             extra.update({"z_dim": options.z_dim} if options.z_dim else {})
         sources = [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
     opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)
+    check_outputs(options, opened)
     return opened, _screen_files(opened, options, resolve_device(options.device))
+
+
+def input_paths(opened: Sequence[ImageSource], options: Options) -> list[str]:
+    """Every file and folder the run reads: the sources, their files, the weights, the models."""
+    paths: list[str] = []
+    for source in opened:
+        paths += [
+            p for p in (getattr(source, "path", None), source.name.lstrip("@")) if isinstance(p, (str, os.PathLike))
+        ]
+        paths += list(getattr(source, "paths", ()))
+    for spec in (options.weights, options.generator, options.classifier):
+        if spec and os.path.exists(spec):
+            paths.append(spec)
+    return [os.fspath(p) for p in paths if os.path.exists(p)]
+
+
+def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
+    """Refuse every output path that would fail or overwrite something, before any work (exit 2)."""
+    inputs = input_paths(opened, options)
+
+    def ours(path: Path) -> bool:
+        try:
+            load_stats(path)
+        except InputError:
+            return False
+        return True
+
+    for option in ("save_stats", "state"):
+        if getattr(options, option):
+            check_output_file(getattr(options, option), option, inputs, ours)
+    for option in ("report", "cache"):
+        if getattr(options, option):
+            check_output_dir(getattr(options, option), option, inputs)
 
 
 def _run(sources: Any, options: Options, network: nn.Module | None, start: float) -> Measurement:
