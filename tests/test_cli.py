@@ -47,7 +47,7 @@ def test_human_summary_on_an_adm_npz(tmp_path: Path, checkpoint_path: Path, caps
         [tmp_path / "samples.npz", "--weights", checkpoint_path, "--protocol", "adm", "--quiet"], capsys
     )
     assert code == 0, err
-    assert out.startswith("Inception Score: ") and "(5 images, 1 splits, protocol adm)" in out
+    assert out.startswith("Inception Score: ") and "(5 images, 1 split, protocol adm)" in out
     assert "img/s" not in err  # --quiet: no progress bar (warnings remain)
     assert "IS grows with the number of images" in err
 

@@ -23,6 +23,7 @@ __all__ = [
     "warn",
     "recording",
     "printable",
+    "plural",
 ]
 
 
@@ -110,3 +111,13 @@ def printable(text: object) -> str:
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 image"``, ``"2 images"``: a count with its noun, for messages.
+
+    Example:
+        >>> plural(1, "image"), plural(0, "split")
+        ('1 image', '0 splits')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

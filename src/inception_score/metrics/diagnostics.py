@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import plural
 from ..features.network import InceptionOutput
 from .base import Accumulator
 from .inception import CONFIDENCE_BINS, ISAccumulator, batch_probabilities
@@ -115,7 +116,7 @@ class ClassDiagnostics(Accumulator):
         n = int(self.sums.count.sum())
         if n < REFERENCE_N:
             return [
-                f"{n} images: IS grows with the number of images, so compare only with scores on the same N "
+                f"{plural(n, 'image')}: IS grows with the number of images, so compare only with scores on the same N "
                 f"(published numbers use {REFERENCE_N:,}); see is_infinity for an N-free estimate"
             ]
         return []

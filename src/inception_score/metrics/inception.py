@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, plural
 from ..features.network import InceptionOutput
 from .base import Accumulator, zeros
 from .protocols import SplitPlan
@@ -235,9 +235,9 @@ class SplitScores(Accumulator):
         sizes = self.sums.count.cpu()
         if self.sums.num_splits > 1 and float(sizes.min()) < SPLIT_MIN:
             lo, hi = int(sizes.min()), int(sizes.max())
-            span = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            span = plural(lo, "image") if lo == hi else f"{lo} to {hi} images"
             out.append(
-                f"splits of {span} images: the published protocols use {SPLIT_MIN:,} per split, and smaller "
+                f"splits of {span}: the published protocols use {SPLIT_MIN:,} per split, and smaller "
                 f"splits score lower"
             )
         if self.sums.num_splits > 1 and not self.plan.protocol.permuted:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_int
-from ..errors import OptionsError
+from ..errors import OptionsError, plural
 
 __all__ = ["PROTOCOLS", "Protocol", "SplitPlan", "get_protocol"]
 
@@ -90,7 +90,7 @@ class SplitPlan:
         splits = check_int(splits, "splits")
         if num_images < splits:
             raise OptionsError(
-                f"splits: {splits} splits need at least {splits} images, got {num_images} images "
+                f"splits: {splits} splits need at least {splits} images, got {plural(num_images, 'image')} "
                 f"(use fewer splits, e.g. --splits 1)"
             )
         self.num_splits = splits

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InceptionScoreWarning
+from ..errors import InceptionScoreWarning, plural
 from ..run.measurement import Measurement
 
 __all__ = ["Result", "ShardSummary", "build_result"]
@@ -102,7 +102,7 @@ class Result:
         """The lines of :meth:`summary` (each may hold text from outside: file names)."""
         lines = [
             f"Inception Score: {self.mean:.4f} ± {self.std:.4f}  "
-            f"({self.num_images} images, {self.splits} splits, protocol {self.protocol})",
+            f"({plural(self.num_images, 'image')}, {plural(self.splits, 'split')}, protocol {self.protocol})",
         ]
         if self.ci95:
             lines.append(
@@ -129,7 +129,7 @@ class Result:
             )
             lines.append(
                 f"near-duplicates (pool3 cosine >= {self.near_duplicate_threshold}): {self.near_duplicate_rate:.1%} "
-                f"of {self.near_duplicate_sample} images{spread}"
+                f"of {plural(self.near_duplicate_sample or 0, 'image')}{spread}"
             )
         if self.cache_hits is not None:
             lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")

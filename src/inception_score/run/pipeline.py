@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .._version import __version__
-from ..errors import InputError, OptionsError, recording, warn
+from ..errors import InputError, OptionsError, plural, recording, warn
 from ..features.cache import CachedExtractor, OutputCache
 from ..features.classifier import NOT_COMPARABLE
 from ..features.extractor import (
@@ -333,5 +333,5 @@ def _resume(path: str, accumulators: list[Accumulator], provenance: dict[str, An
         _load_states(accumulators, tensors)
     except ShapeMismatch as exc:
         raise InputError(f"{path}: {exc}; {hint}") from None
-    warn(f"resuming from {path}: {saved['next'] - mine[0]} images already scored")
+    warn(f"resuming from {path}: {plural(saved['next'] - mine[0], 'image')} already scored")
     return int(saved["next"])
