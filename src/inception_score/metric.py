@@ -273,12 +273,17 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         else:
             outputs = InceptionOutput(logits_unbiased=torch.as_tensor(logits).detach())
             self.last_output = None
-        shape = tuple(outputs.require("logits_unbiased").shape)
+        logits_t = outputs.require("logits_unbiased")
+        shape = tuple(logits_t.shape)
         if len(shape) != 2 or shape[1] != self.num_classes:
             raise InputError(
                 f"update: expected logits of shape N x {self.num_classes}, got {shape}"
                 + (" (set num_classes to the network's number of outputs)" if len(shape) == 2 else "")
             )
+        finite = torch.isfinite(logits_t).all(dim=1)
+        if not bool(finite.all()):  # refused now, not at compute() where the batch is long gone
+            row = int((~finite).nonzero()[0])
+            raise InputError(f"update: logits row {row} of the batch holds NaN or inf; no score can include it")
         self._add(outputs, indices)
 
     def update_logits(self, logits: Tensor | np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> None:
