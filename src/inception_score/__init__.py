@@ -122,10 +122,10 @@ def compute(
 
 def _write_report(directory: str, result: Result, measurement: Any) -> None:
     """report.html and its figures in ``directory`` (the report extra)."""
-    from .report.data import report_extras
+    from .report.data import report_data
     from .report.html import write_report
 
-    write_report(directory, result.to_dict(), report_extras(measurement))
+    write_report(directory, report_data(result, measurement))
 
 
 def merge_stats(paths: list[str]) -> Result:

@@ -33,11 +33,13 @@ from .checks import check_choice, check_device, check_image_range, check_int, ch
 from .errors import OptionsError
 from .metrics.protocols import PROTOCOLS
 
-__all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "parse_pair"]
+__all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "METRICS", "PR_PRECISIONS", "parse_pair"]
 
 ON_ERROR = ("fail", "skip")
 PRECISIONS = ("exact", "fast")
 LATENTS = ("normal", "sobol")
+METRICS = ("is", "fid", "kid", "sfid", "pr", "prdc")  # IS; FID, KID, sFID, precision/recall, density/coverage
+PR_PRECISIONS = ("float16", "float32")
 
 
 # --------------------------------------------------------------------------- command-line parsers
@@ -83,6 +85,10 @@ def _parse_shard(text: str) -> tuple[int, int]:
     if count < 1 or not 0 <= index < count:
         raise OptionsError(f"shard: got {text!r}, expected i/K with 0 <= i < K")
     return index, count
+
+
+def _parse_metrics(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
 
 
 def _opt(default: Any, help: str, parse: Callable[[str], Any] | None = None, **cli: Any) -> Any:
@@ -210,6 +216,29 @@ class Options:
         "images; needs the 'report' extra: pip install 'inception-score[report]')",
         metavar="DIR",
     )
+    ref: Any = _opt(
+        None,
+        "reference (real) images for FID/KID/sFID/precision-recall: any source (folder, .npz, archive, glob, "
+        "@list) or a statistics file (.npz: pytorch-fid's mu/sigma, an ADM reference batch, or `inception-score "
+        "stats` output)",
+        metavar="REF",
+    )
+    metrics: tuple[str, ...] | None = _opt(
+        None,
+        "what to compute, comma-separated: is, fid, kid, sfid, pr (precision/recall), prdc (density/coverage); "
+        "default: is, plus fid and kid with --ref (kid when the reference has images)",
+        parse=_parse_metrics,
+        metavar="LIST",
+    )
+    kid_subsets: int = _opt(100, "KID: number of random subsets (torch-fidelity's default)", metavar="N")
+    kid_subset_size: int = _opt(1000, "KID: images per subset, from each set (torch-fidelity's default)", metavar="N")
+    fid_infinity: bool = _opt(False, "also FID at infinite N (Chong & Forsyth 2020; keeps every pool3 feature)")
+    pr_precision: str = _opt(
+        "float16",
+        "precision/recall distances in float16 (as the ADM evaluator) or float32",
+        choices=PR_PRECISIONS,
+    )
+    prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
@@ -222,6 +251,24 @@ class Options:
                 set_(self, name, check_int(getattr(self, name), name, minimum))
         for name in ("check_precision", "bootstrap", "seed"):
             set_(self, name, check_int(getattr(self, name), name, 0))
+        set_(self, "kid_subsets", check_int(self.kid_subsets, "kid_subsets"))
+        set_(self, "kid_subset_size", check_int(self.kid_subset_size, "kid_subset_size", 2))
+        set_(self, "prdc_k", check_int(self.prdc_k, "prdc_k"))
+        check_choice(self.pr_precision, "pr_precision", PR_PRECISIONS)
+        if self.metrics is not None:
+            names = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+            for name in names:
+                check_choice(name, "metrics", METRICS)
+            if not names:
+                raise OptionsError(f"metrics: got nothing, expected some of {', '.join(METRICS)}")
+            set_(self, "metrics", tuple(dict.fromkeys(names)))
+            needs_ref = [m for m in self.metrics if m != "is"]
+            if needs_ref and self.ref is None:
+                raise OptionsError(
+                    f"metrics: {', '.join(needs_ref)} compare the samples with real images; give them with --ref REF"
+                )
+        if self.fid_infinity and self.ref is None:
+            raise OptionsError("fid_infinity: compares the samples with real images; give them with --ref REF")
         for name in ("z_dim", "classifier_size"):
             if getattr(self, name) is not None:
                 set_(self, name, check_int(getattr(self, name), name, 1))
@@ -238,6 +285,8 @@ class Options:
         set_(self, "classifier_mean", check_triple(self.classifier_mean, "classifier_mean"))
         set_(self, "classifier_std", check_triple(self.classifier_std, "classifier_std"))
         set_(self, "shard", check_shard(self.shard))
+        if self.ref is not None and hasattr(self.ref, "__fspath__"):
+            set_(self, "ref", str(self.ref.__fspath__()))
         for name in ("weights", "generator", "classifier", "save_stats", "state", "cache", "report"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -245,7 +294,7 @@ class Options:
                     set_(self, name, str(value.__fspath__()))
                 else:
                     raise OptionsError(f"{name}: got a {type(value).__name__}, expected a path or spec as a string")
-        for name in ("recursive", "compile", "progress"):
+        for name in ("recursive", "compile", "progress", "fid_infinity"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name}: got {getattr(self, name)!r}, expected True or False")
         if self.check_precision and self.precision != "fast":

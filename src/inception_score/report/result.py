@@ -61,6 +61,21 @@ class Result:
     near_duplicate_pairs: list[list[Any]] = field(default_factory=list)  # [index, index, cosine], top 10
     within_class_spread: list[dict[str, Any]] = field(default_factory=list)  # top classes: 1 - |mean unit f|^2
     overall_spread: float | None = None  # the same over all images
+    metrics: list[str] = field(default_factory=lambda: ["is"])  # what was computed (is, fid, kid, sfid, pr, prdc)
+    fid: float | None = None  # Fréchet Inception Distance to the reference (pool3; Heusel et al. 2017)
+    fid_infinity: float | None = None  # Chong & Forsyth 2020: FID_N extrapolated to 1/N = 0
+    fid_infinity_fit: dict[str, Any] | None = None
+    kid_mean: float | None = None  # Kernel Inception Distance (Bińkowski et al. 2018), torch-fidelity's subsets
+    kid_std: float | None = None
+    sfid: float | None = None  # FID of the spatial mixed_6/conv features (Nash et al. 2021; the ADM evaluator)
+    improved_precision: float | None = None  # Kynkäänniemi et al. 2019 (the ADM evaluator's "Precision")
+    improved_recall: float | None = None  # ... its "Recall"
+    pr_k: int | None = None
+    pr_distances: str | None = None  # float16 (as the ADM evaluator) or float32
+    density: float | None = None  # Naeem et al. 2020
+    coverage: float | None = None
+    prdc_k: int | None = None
+    fid_reference: dict[str, Any] | None = None  # what the reference was: path, kind, num_images, sha256
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
@@ -98,6 +113,30 @@ class Result:
         """A few lines for a terminal."""
         return "\n".join(self.summary_lines())
 
+    def _comparison_lines(self) -> list[str]:
+        """FID, KID, sFID, precision/recall, density/coverage: one line each, and the reference."""
+        lines = []
+        if self.fid is not None:
+            extra = f"; at infinite N {self.fid_infinity:.4f}" if self.fid_infinity is not None else ""
+            lines.append(f"FID: {self.fid:.4f}{extra}")
+        if self.kid_mean is not None:
+            lines.append(f"KID: {self.kid_mean:.6f} ± {self.kid_std:.6f}")
+        if self.sfid is not None:
+            lines.append(f"sFID: {self.sfid:.4f}")
+        if self.improved_precision is not None:
+            lines.append(
+                f"precision: {self.improved_precision:.4f}, recall: {self.improved_recall:.4f} "
+                f"(k = {self.pr_k}, {self.pr_distances} distances)"
+            )
+        if self.density is not None:
+            lines.append(f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k})")
+        ref = self.fid_reference
+        if ref:
+            count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
+            digest = f", sha256 {ref['sha256'][:16]}…" if ref.get("sha256") else ""
+            lines.append(f"reference: {ref.get('path')} ({ref.get('kind')}, {count}{digest})")
+        return lines
+
     def summary_lines(self) -> list[str]:
         """The lines of :meth:`summary` (each may hold text from outside: file names)."""
         lines = [
@@ -131,6 +170,7 @@ class Result:
                 f"near-duplicates (pool3 cosine >= {self.near_duplicate_threshold}): {self.near_duplicate_rate:.1%} "
                 f"of {plural(self.near_duplicate_sample or 0, 'image')}{spread}"
             )
+        lines += self._comparison_lines()
         if self.cache_hits is not None:
             lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")
         if self.weights_sha256:
@@ -173,6 +213,30 @@ class ShardSummary:
 
     def summary(self) -> str:
         return "\n".join(self.summary_lines())
+
+    def _comparison_lines(self) -> list[str]:
+        """FID, KID, sFID, precision/recall, density/coverage: one line each, and the reference."""
+        lines = []
+        if self.fid is not None:
+            extra = f"; at infinite N {self.fid_infinity:.4f}" if self.fid_infinity is not None else ""
+            lines.append(f"FID: {self.fid:.4f}{extra}")
+        if self.kid_mean is not None:
+            lines.append(f"KID: {self.kid_mean:.6f} ± {self.kid_std:.6f}")
+        if self.sfid is not None:
+            lines.append(f"sFID: {self.sfid:.4f}")
+        if self.improved_precision is not None:
+            lines.append(
+                f"precision: {self.improved_precision:.4f}, recall: {self.improved_recall:.4f} "
+                f"(k = {self.pr_k}, {self.pr_distances} distances)"
+            )
+        if self.density is not None:
+            lines.append(f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k})")
+        ref = self.fid_reference
+        if ref:
+            count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
+            digest = f", sha256 {ref['sha256'][:16]}…" if ref.get("sha256") else ""
+            lines.append(f"reference: {ref.get('path')} ({ref.get('kind')}, {count}{digest})")
+        return lines
 
     def summary_lines(self) -> list[str]:
         return [
