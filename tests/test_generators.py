@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import pickle
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +217,8 @@ def test_generator_source_of_a_module_uses_seek_and_declares_its_range(stand_in:
     tail = torch.cat([b.images for b in source.batches(batch_size=5, start=6)])
     assert torch.equal(tail, whole[6:])
     score = inception_score.compute(source, network=stand_in, splits=1, bootstrap=0, progress=False)
-    assert score.num_images == 9 and score.mean >= 1.0
+    same = inception_score.compute(whole.numpy(), network=stand_in, splits=1, bootstrap=0, progress=False)
+    assert score.num_images == 9 and score.mean == same.mean  # the images the source gives are what is scored
     with pytest.raises(InputError, match="needs z_dim"):
         generator_source(nn.Linear(3, 3), 4)
     with pytest.raises(OptionsError, match="options z_dim apply to nn.Module generators"):
@@ -232,9 +239,6 @@ def test_load_generator_round_trips_torchscript_and_imports_functions(
     assert torch.equal(loaded(z), g(z))
     source = generator_source(loaded, 3, z_dim=8)  # a TorchScript module is a generator of latents
     assert next(source.batches(batch_size=3)).images.shape == (3, 3, 4, 4)
-    exported = torch.export.export(g, (z,), dynamic_shapes=({0: torch.export.Dim("n")},))
-    torch.export.save(exported, str(tmp_path / "g.pt2"))
-    assert torch.equal(load_generator(str(tmp_path / "g.pt2"))(z[:1]), g(z[:1]))
 
     (tmp_path / "my_gen_module.py").write_text(
         "import numpy as np\ndef sample(n):\n    return np.zeros((n, 4, 4, 3), np.uint8)\n"
@@ -256,7 +260,7 @@ def test_load_generator_round_trips_torchscript_and_imports_functions(
         ("my_gen_module2:nothere", "module 'my_gen_module2' has no attribute 'nothere'"),
         ("my_gen_module2:VALUE", "VALUE is a int; expected a function of n or an nn.Module"),
         ("notscript.pt", "notscript.pt: not a TorchScript file"),
-        ("notscript.pt2", "notscript.pt2: not a torch.export archive"),
+        ("notscript.pt2", "notscript.pt2: torch.export archives are refused: loading one can run code stored in"),
     ],
 )
 @pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -329,3 +333,141 @@ def test_compute_takes_a_sample_function_and_the_cli_a_generator_spec(
     assert json.loads(out)["num_images"] == 4
     assert main(["--generator", f"{module_file}:sample", "--weights", str(checkpoint_path)]) == 2
     assert "--generator needs --num-samples N" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- model files never run code
+
+
+def payload_pickle(marker: Path) -> bytes:
+    """A torch.save'd object whose unpickling runs ``touch marker``."""
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {marker}",))
+
+    buf = io.BytesIO()
+    torch.save(Payload(), buf)
+    return buf.getvalue()
+
+
+def rewrite_zip(source: Path, target: Path, change) -> Path:
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, change(info.filename, src.read(info.filename)))
+    return target
+
+
+def exported_generator(tmp_path: Path, dynamic: bool = False) -> Path:
+    g = nn.Sequential(nn.Linear(8, 48), nn.Tanh(), nn.Unflatten(1, (3, 4, 4))).eval()
+    shapes = {"dynamic_shapes": ({0: torch.export.Dim("n")},)} if dynamic else {}
+    path = tmp_path / "good.pt2"
+    torch.export.save(torch.export.export(g, (torch.randn(2, 8),), **shapes), str(path))
+    return path
+
+
+REFUSED = (
+    "torch.export archives are refused: loading one can run code stored in the file (torch.export.load unpickles "
+    "it and evaluates its shape expressions); save the {role} with torch.jit.save(torch.jit.script(model), path), "
+    "or load a file you trust in your own module and pass module:attribute"
+)
+
+
+@pytest.mark.parametrize("role", ["generator", "classifier"])
+def test_torch_export_archive_with_a_pickled_payload_runs_nothing(role: str, tmp_path: Path) -> None:
+    from inception_score.inputs.models import load_model
+
+    marker = tmp_path / "PAYLOAD_RAN"
+    evil = rewrite_zip(
+        exported_generator(tmp_path),
+        tmp_path / "evil.pt2",
+        lambda name, data: payload_pickle(marker) if name.endswith("sample_inputs/model.pt") else data,
+    )
+    renamed = tmp_path / "evil.pt"  # recognised by content, not by name
+    renamed.write_bytes(evil.read_bytes())
+    for path in (evil, renamed):
+        with pytest.raises(InputError) as err:
+            load_model(str(path), role)
+        assert str(err.value) == f"{path}: {REFUSED.format(role=role)}"
+    assert not marker.exists()
+
+
+def test_torch_export_archive_with_code_in_a_shape_expression_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "EXPRESSION_RAN"
+    old = "Symbol('s31', positive=True, integer=True)"  # what a dynamic batch dimension looks like
+    new = f"{old} + 0 * __import__('os').system('touch {marker}')"  # sympify evaluates it with eval
+
+    def change(name: str, data: bytes) -> bytes:
+        return data.replace(json.dumps(old).encode(), json.dumps(new).encode()) if name.endswith("model.json") else data
+
+    good = exported_generator(tmp_path, dynamic=True)
+    with zipfile.ZipFile(good) as zf:
+        assert any(json.dumps(old).encode() in zf.read(n) for n in zf.namelist() if n.endswith("model.json"))
+    evil = rewrite_zip(good, tmp_path / "sym.pt2", change)
+    with pytest.raises(InputError) as err:
+        load_generator(str(evil))
+    assert str(err.value) == f"{evil}: {REFUSED.format(role='generator')}"
+    assert not marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("member", ["data.pkl", "constants.pkl"])
+def test_torchscript_file_with_a_pickled_payload_is_refused_by_torch(member: str, tmp_path: Path) -> None:
+    marker = tmp_path / "PAYLOAD_RAN"
+    g = nn.Sequential(nn.Linear(8, 48), nn.Tanh()).eval()
+    torch.jit.save(torch.jit.script(g), str(tmp_path / "g.pt"))
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {marker}",))
+
+    evil = rewrite_zip(
+        tmp_path / "g.pt",
+        tmp_path / "evil.pt",
+        lambda name, data: pickle.dumps(Payload(), protocol=2) if name.endswith("/" + member) else data,
+    )
+    with pytest.raises(InputError) as err:
+        load_generator(str(evil))
+    assert str(err.value) == (
+        f"{evil}: not a TorchScript file (RuntimeError: Unknown type name 'posix.system':); "
+        f"save one with torch.jit.save(torch.jit.script(model), path)"
+    )
+    assert not marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_torchscript_code_cannot_reach_python(tmp_path: Path) -> None:
+    marker = tmp_path / "CODE_RAN"
+    g = nn.Sequential(nn.Linear(8, 48), nn.Tanh()).eval()
+    torch.jit.save(torch.jit.script(g), str(tmp_path / "g.pt"))
+    call = f"__import__('os').system('touch {marker}')\n    return torch.tanh(input)"
+
+    def change(name: str, data: bytes) -> bytes:
+        return data.replace(b"return torch.tanh(input)", call.encode()) if name.endswith("activation.py") else data
+
+    evil = rewrite_zip(tmp_path / "g.pt", tmp_path / "evil.pt", change)
+    with pytest.raises(InputError) as err:
+        load_generator(str(evil))
+    assert str(err.value).startswith(f"{evil}: not a TorchScript file (RuntimeError: undefined value __import__:")
+    assert not marker.exists()
+
+
+def test_the_payloads_are_real_when_torch_export_load_reads_them(tmp_path: Path) -> None:
+    """What the refusal above prevents: torch's own loader runs both payloads (each one a ``touch``)."""
+    pickled, expression = tmp_path / "PICKLE_RAN", tmp_path / "EXPRESSION_RAN"
+    evil = rewrite_zip(
+        exported_generator(tmp_path),
+        tmp_path / "evil.pt2",
+        lambda name, data: payload_pickle(pickled) if name.endswith("sample_inputs/model.pt") else data,
+    )
+    with contextlib.suppress(Exception):
+        torch.export.load(str(evil))
+    assert pickled.exists()
+    old = json.dumps("Symbol('s31', positive=True, integer=True)").encode()
+    new = json.dumps(f"Symbol('s31', positive=True, integer=True) + 0 * __import__('os').system('touch {expression}')")
+    sym = rewrite_zip(
+        exported_generator(tmp_path, dynamic=True),
+        tmp_path / "sym.pt2",
+        lambda name, data: data.replace(old, new.encode()) if name.endswith("model.json") else data,
+    )
+    torch.export.load(str(sym))
+    assert expression.exists()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -93,19 +95,37 @@ def test_several_sources_are_concatenated_in_order(tmp_path: Path, stand_in) -> 
     write_images(tmp_path / "a", a)
     np.savez(tmp_path / "b.npz", b)
     together = score([tmp_path / "a", tmp_path / "b.npz"], stand_in, splits=4, protocol="original")
-    resized = [np.asarray(Image.fromarray(x)) for x in b]
-    assert together.num_images == 20 and together.sources[1].endswith("b.npz")
-    # file order across sources: the first 5 images (split 0) are all from `a`
-    alone = score(a[:5], stand_in, splits=1)
-    assert together.split_scores[0] == pytest.approx(alone.mean, rel=1e-12)
-    assert len(resized) == 8
+    assert together.num_images == 20 and together.sources == [str(tmp_path / "a"), str(tmp_path / "b.npz")]
+    # file order across sources, 5 images a split: a[0:5], a[5:10], a[10:12] + b[0:3], b[3:8]
+    parts = [a[0:5], a[5:10], [a[10:12], b[0:3]], b[3:8]]
+    expected = [score(part, stand_in, splits=1, protocol="original").mean for part in parts]
+    assert together.split_scores == pytest.approx(expected, rel=1e-9)
 
 
-def test_mixed_sizes_in_one_folder(tmp_path: Path, stand_in) -> None:
+def test_mixed_sizes_and_formats_in_one_folder_score_as_torch_fidelity(tmp_path: Path, checkpoint_path: Path) -> None:
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
     folder = tmp_path / "mixed"
-    for i, size in enumerate([(10, 10), (300, 200), (64, 64), (31, 77)]):
-        write_images(folder, make_images(1, size, seed=i), start=i)
-    assert score(folder, stand_in, splits=2, batch_size=3).num_images == 4
+    folder.mkdir()
+    for i, (size, fmt) in enumerate([((10, 10), "png"), ((300, 200), "bmp"), ((64, 64), "tif"), ((31, 77), "webp")]):
+        Image.fromarray(make_images(1, size, seed=i)[0]).save(
+            folder / f"{i}.{fmt}", **({"lossless": True} if fmt == "webp" else {})
+        )
+    result = inception_score.compute(folder, weights=str(checkpoint_path), splits=2, batch_size=3, progress=False)
+    # torch-fidelity cannot batch images of different sizes: its extractor, one image at a time
+    extractor = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(checkpoint_path)
+    ).eval()
+    logits = []
+    for path in sorted(folder.iterdir()):
+        image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            logits.append(extractor(image)[0])
+    reference = isc_features_to_metric(torch.cat(logits), splits=2)
+    assert result.num_images == 4
+    assert result.mean == pytest.approx(reference["inception_score_mean"], rel=1e-6)
+    assert result.std == pytest.approx(reference["inception_score_std"], rel=1e-4, abs=1e-9)
 
 
 def test_float_inputs_are_rounded_not_truncated(stand_in) -> None:
@@ -204,9 +224,11 @@ def test_unsupported_file_and_source_type(tmp_path: Path, stand_in) -> None:
 def test_non_utf8_file_names(tmp_path: Path, stand_in) -> None:
     folder = tmp_path / "names"
     folder.mkdir()
-    for i, img in enumerate(make_images(3)):
+    images = make_images(3)
+    for i, img in enumerate(images):
         Image.fromarray(img).save(os.fsdecode(bytes(folder) + b"/\xff\xfe" + str(i).encode() + b".png"))
-    assert score(folder, stand_in, splits=1).num_images == 3
+    result = score(folder, stand_in, splits=3, protocol="original")
+    assert result.split_scores == score(images, stand_in, splits=3, protocol="original").split_scores
 
 
 def test_glob_patterns_and_list_files(tmp_path: Path, stand_in) -> None:
@@ -230,4 +252,196 @@ def test_glob_patterns_and_list_files(tmp_path: Path, stand_in) -> None:
     assert "no image files or archives match this pattern" in error_of(str(tmp_path / "*.jpg"), stand_in)
     (tmp_path / "empty.txt").write_text("# nothing\n")
     assert "the list holds no paths" in error_of(f"@{tmp_path / 'empty.txt'}", stand_in)
-    assert "cannot read the list of images" in error_of(f"@{tmp_path / 'missing.txt'}", stand_in)
+    assert error_of(f"@{tmp_path / 'missing.txt'}", stand_in) == (
+        f"@{tmp_path / 'missing.txt'}: no such file; expected UTF-8 text with one image path per line"
+    )
+
+
+# ---------------------------------------------------------------- .npz / .npy: order and malformations
+
+
+@pytest.mark.parametrize("save", ["npz", "npz-compressed", "npy"])
+def test_fortran_ordered_arrays_score_as_c_ordered_ones(save: str, tmp_path: Path, stand_in) -> None:
+    images = make_images(12, (16, 16), seed=31)
+    fortran = np.asfortranarray(images)
+    path = tmp_path / f"f.{save[:3]}"
+    {"npz": np.savez, "npz-compressed": np.savez_compressed, "npy": np.save}[save](path, fortran)
+    source = NpySource(path)
+    assert source.fortran  # stored in Fortran order, as numpy.load reads it back
+    got = torch.cat([b.images for b in source.batches(batch_size=5, start=2)])
+    assert torch.equal(got, torch.from_numpy(images[2:]).permute(0, 3, 1, 2))
+    result = score(path, stand_in, splits=3, batch_size=5)
+    assert result.split_scores == score(images, stand_in, splits=3, batch_size=5).split_scores
+
+
+def npy_bytes(header: dict | str, data: bytes = b"", magic: bytes = b"\x93NUMPY\x01\x00") -> bytes:
+    """An .npy stream with an arbitrary header (a dict is written as numpy writes it)."""
+    text = header if isinstance(header, str) else repr(header)
+    text = text + " " * (-(len(magic) + 2 + len(text) + 1) % 64) + "\n"
+    return magic + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
+
+
+def npz_bytes(member: bytes, method: int = zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        zf.writestr("arr_0.npy", member)
+    return buf.getvalue()
+
+
+def u8(shape: tuple, fortran: bool = False, descr: str = "|u1") -> dict:
+    return {"descr": descr, "fortran_order": fortran, "shape": shape}
+
+
+SMALL = bytes(2 * 4 * 4 * 3)
+MALFORMED_NPZ = {
+    # name: (file bytes, the message after "<path>: ")
+    "huge-shape.npz": (
+        npz_bytes(npy_bytes(u8((10**12 // 48, 4, 4, 3)), SMALL)),
+        "arr_0: the header declares shape (20833333333, 4, 4, 3) (999,999,999,984 bytes), but the file holds "
+        "96 bytes of data; truncated or corrupt",
+    ),
+    "huge-shape-compressed.npz": (
+        npz_bytes(npy_bytes(u8((10**12 // 48, 4, 4, 3)), SMALL), zipfile.ZIP_DEFLATED),
+        "arr_0: the header declares shape (20833333333, 4, 4, 3) (999,999,999,984 bytes), but the file holds "
+        "96 bytes of data; truncated or corrupt",
+    ),
+    "huge-shape.npy": (
+        npy_bytes(u8((10**12 // 48, 4, 4, 3)), SMALL),
+        "the header declares shape (20833333333, 4, 4, 3) (999,999,999,984 bytes), but the file holds 96 bytes "
+        "of data; truncated or corrupt",
+    ),
+    "negative-shape.npz": (
+        npz_bytes(npy_bytes(u8((-2, 4, 4, 3)), SMALL)),
+        "arr_0: the header declares an impossible shape (-2, 4, 4, 3)",
+    ),
+    "huge-images.npy": (
+        npy_bytes(u8((1, 20_000, 20_000, 3)), SMALL),
+        "images of 20000 x 20000 pixels; refused: more than 178,956,970 pixels an image",
+    ),
+    "object-dtype.npz": (
+        npz_bytes(npy_bytes(u8((2, 4, 4, 3), descr="|O"), SMALL)),
+        "arr_0: holds Python objects (dtype object); expected N x H x W x 3 uint8",
+    ),
+    "float-dtype.npy": (npy_bytes(u8((2, 4, 4, 3), descr="<f4"), SMALL * 4), "expected uint8, got dtype float32"),
+    "truncated-header.npz": (npz_bytes(npy_bytes(u8((2, 4, 4, 3)))[:30]), "arr_0: not a valid .npy array ("),
+    "truncated-data.npy": (
+        npy_bytes(u8((2, 4, 4, 3)), SMALL[:50]),
+        "the header declares shape (2, 4, 4, 3) (96 bytes), but the file holds 50 bytes of data; truncated or corrupt",
+    ),
+    "bad-header.npy": (
+        npy_bytes("{'descr': '|u1', 'shape': (2, 4, 4, 3)"),
+        "not a valid .npy array (EOF in multi-line statement)",
+    ),
+    "wrong-magic.npy": (npy_bytes(u8((2, 4, 4, 3)), SMALL, magic=b"\x93NUMPX\x01\x00"), "not a valid .npy array ("),
+    "version-9.npy": (
+        npy_bytes(u8((2, 4, 4, 3)), SMALL, magic=b"\x93NUMPY\x09\x00"),
+        "unsupported .npy format version 9.0",
+    ),
+    "empty.npy": (b"", "not a valid .npy array (EOF: reading magic string, expected 8 bytes got 0)"),
+    "empty.npz": (b"", "not a readable .npz archive (File is not a zip file)"),
+    "cut-directory.npz": (npz_bytes(npy_bytes(u8((2, 4, 4, 3)), SMALL))[:-10], "not a readable .npz archive ("),
+    "not-a-zip.npz": (b"PK\x03\x04" + bytes(100), "not a readable .npz archive ("),
+    "three-dims.npz": (npz_bytes(npy_bytes(u8((2, 4, 4)), SMALL[:32])), "expected 4 dims"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_NPZ))
+def test_malformed_npz_and_npy_give_one_line_naming_the_file(name: str, tmp_path: Path, stand_in) -> None:
+    content, reason = MALFORMED_NPZ[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    message = error_of(path, stand_in, splits=1)
+    assert message.startswith(f"{path}: {reason}"), message
+
+
+def test_compressed_arr_0_that_is_corrupt_or_shorter_than_declared(tmp_path: Path, stand_in) -> None:
+    images = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)  # incompressible
+    np.savez_compressed(tmp_path / "good.npz", images)
+    data = bytearray((tmp_path / "good.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the deflate stream, far after the header
+    (tmp_path / "flipped.npz").write_bytes(bytes(data))
+    message = error_of(tmp_path / "flipped.npz", stand_in, splits=1)
+    assert message.startswith(f"{tmp_path / 'flipped.npz'}: arr_0 cannot be read: corrupt or truncated ("), message
+    # the zip's directory declares more bytes than the deflate stream holds: the stream ends early
+    member = npy_bytes(u8((100, 32, 32, 3)), images.tobytes())
+    short = bytearray(npz_bytes(member[:-3072], zipfile.ZIP_DEFLATED))  # the last image is missing
+    at = bytes(short).rindex(b"PK\x01\x02")
+    struct.pack_into("<I", short, at + 24, len(member))  # uncompressed size, as if it were all there
+    (tmp_path / "short.npz").write_bytes(bytes(short))
+    message = error_of(tmp_path / "short.npz", stand_in, splits=1)
+    assert message.startswith(f"{tmp_path / 'short.npz'}: arr_0 "), message
+
+
+# ---------------------------------------------------------------- list files
+
+
+def test_list_file_that_is_not_a_list_of_paths(tmp_path: Path, stand_in) -> None:
+    write_images(tmp_path / "a", make_images(2))
+    cases = {
+        "binary.txt": (b"a/img_00000.png\nPK\x03\x04\x00\x00", "line 2 holds a NUL byte (binary data)"),
+        "latin1.txt": ("a/img_00000.png\ncaf\xe9.png\n".encode("latin-1"), "line 2 is not valid UTF-8"),
+        "long.txt": (b"x" * 70_000, "line 1 is longer than 65,536 bytes"),
+        "empty.txt": (b"", "the list holds no paths; expected one image path per line"),
+    }
+    for name, (content, reason) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        message = error_of(f"@{tmp_path / name}", stand_in)
+        tail = "" if name == "empty.txt" else "; expected UTF-8 text with one image path per line"
+        assert message == f"@{tmp_path / name}: {reason}{tail}"
+    (tmp_path / "folder.txt").mkdir()
+    assert error_of(f"@{tmp_path / 'folder.txt'}", stand_in) == (
+        f"@{tmp_path / 'folder.txt'}: not a regular file (a folder); expected UTF-8 text with one image path per line"
+    )
+
+
+def test_list_file_with_a_byte_order_mark_and_windows_line_ends(tmp_path: Path, stand_in) -> None:
+    images = make_images(3)
+    write_images(tmp_path / "a", images)
+    (tmp_path / "list.txt").write_bytes(b"\xef\xbb\xbfa/img_00002.png\r\na/img_00000.png\r\n  a/img_00001.png  \r\n")
+    listed = score(f"@{tmp_path / 'list.txt'}", stand_in, splits=3, protocol="original")
+    assert listed.split_scores == score(images[[2, 0, 1]], stand_in, splits=3, protocol="original").split_scores
+
+
+# ---------------------------------------------------------------- the one float -> uint8 rule
+
+
+def test_float_to_uint8_rounds_halves_up_and_inverts_u_over_255() -> None:
+    from inception_score.inputs.base import float_to_uint8
+
+    k = np.arange(255)
+    u = np.arange(256)
+    for dtype in (np.float32, np.float64):
+        halves = torch.from_numpy(((k + 0.5) / 255).astype(dtype))
+        assert float_to_uint8(halves).tolist() == (k + 1).tolist(), dtype  # every half goes up
+        assert float_to_uint8(torch.from_numpy((u / 255).astype(dtype))).tolist() == u.tolist()
+        tanh = torch.from_numpy((u / 127.5 - 1).astype(dtype))
+        assert float_to_uint8(tanh, (-1.0, 1.0)).tolist() == u.tolist()
+        tanh_halves = torch.from_numpy(((k + 0.5) / 127.5 - 1).astype(dtype))
+        assert float_to_uint8(tanh_halves, (-1.0, 1.0)).tolist() == (k + 1).tolist()
+        levels = torch.from_numpy(u.astype(dtype))
+        assert float_to_uint8(levels, (0.0, 255.0)).tolist() == u.tolist()
+        assert float_to_uint8(torch.from_numpy((k + 0.5).astype(dtype)), (0.0, 255.0)).tolist() == (k + 1).tolist()
+        below = torch.from_numpy(((k + 0.499) / 255).astype(dtype))  # clearly below a half: down
+        assert float_to_uint8(below).tolist() == k.tolist()
+
+
+def test_arrays_generators_and_images_to_uint8_follow_the_one_rule() -> None:
+    from inception_score.inputs.arrays import ArraySource, images_to_uint8
+    from inception_score.inputs.generators import GeneratorSource
+
+    k = np.arange(255)
+    values = np.concatenate([(k + 0.5) / 255, np.arange(256) / 255]).astype(np.float32)  # 511 values
+    expected = np.concatenate([k + 1, np.arange(256)])
+    images = np.repeat(values[:, None, None, None], 3, axis=3)  # 511 images of 1 x 1 x 3 (N x H x W x C)
+    as_array = torch.cat([b.images for b in ArraySource(images).batches(batch_size=100)])
+    position = {"next": 0}
+
+    def sample(n: int) -> np.ndarray:
+        start = position["next"]
+        position["next"] += n
+        return images[start : start + n]
+
+    as_generator = torch.cat([b.images for b in GeneratorSource(sample, 511).batches(100)])
+    direct = images_to_uint8(torch.from_numpy(images), (0.0, 1.0), "x")
+    for got in (as_array, as_generator, direct):
+        assert got[:, 0, 0, 0].tolist() == expected.tolist()

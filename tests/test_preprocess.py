@@ -33,6 +33,21 @@ def test_normalize_matches_the_graph_constant() -> None:
     assert normalize(x).min() == -1.0 and normalize(x).max() == 127 / 128
 
 
+def test_preprocess_output_values_are_the_graphs() -> None:
+    # At 299 x 299 the resize is the identity, so preprocess() is (x - 128) * 0.0078125 exactly.
+    flat = torch.stack([torch.full((3, 299, 299), v, dtype=torch.uint8) for v in (0, 128, 255)])
+    out = preprocess(flat)
+    assert out.dtype == torch.float32 and out.shape == (3, 3, 299, 299)
+    assert [out[i].unique().tolist() for i in range(3)] == [[-1.0], [0.0], [127 / 128]]
+    images = torch.randint(0, 256, (2, 3, 299, 299), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(preprocess(images), (images.float() - 128) * 0.0078125)
+    assert torch.equal(preprocess(list(images)), preprocess(images))  # the list path normalises alike
+    # and after a resize: the same as torch-fidelity's resize followed by the graph's constants
+    small = images[:, :, :40, :50]
+    resized = interpolate_bilinear_2d_like_tensorflow1x(small.float(), size=(299, 299), align_corners=False)
+    assert torch.equal(preprocess(small), (resized - 128) * 0.0078125)
+
+
 def test_mixed_sizes_give_the_same_as_one_at_a_time() -> None:
     g = torch.Generator().manual_seed(0)
     a = torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8, generator=g)

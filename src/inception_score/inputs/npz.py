@@ -2,89 +2,156 @@
 
 The guided-diffusion (ADM) batch format; other arrays in the file, such as ADM's labels ``arr_1``
 or a reference batch's ``mu``/``sigma``, are ignored here. Read a slice at a time: memory-mapped
-when the member is stored uncompressed (``np.savez``), streamed in order when it is compressed
-(``np.savez_compressed``); the whole array is never loaded at once.
+when the array is stored uncompressed (``np.save``, ``np.savez``), streamed in order when it is
+compressed (``np.savez_compressed``); the whole array is never loaded at once.
+
+Arrays stored in Fortran order (``np.asfortranarray``, some writers' default), which
+``numpy.load`` and so the ADM evaluator read as the same images, are read too: memory-mapped in
+that order, or, when compressed, decompressed once into a temporary file (an image's pixels are
+spread over the whole stream) and mapped from there.
+
+Nothing is mapped or allocated before the header has been checked against the file: the shape
+(4 dims, non-negative), the dtype (uint8; no objects, no pickles: ``allow_pickle`` is never
+used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
+the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "f.npz")
+    >>> np.savez(path, np.asfortranarray(np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)))
+    >>> src = NpySource(path)
+    >>> src.fortran, len(src), next(src.batches(2)).images.shape
+    (True, 2, torch.Size([2, 3, 4, 4]))
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import tempfile
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from ..errors import InputError
+from .archives import ARCHIVE_READ_ERRORS
 from .base import Batch, ImageSource, array_layout, index_ranges, to_uint8_nchw
+from .files import MAX_PIXELS
+from .opening import one_line, open_regular
 
 __all__ = ["NpySource"]
 
-
-def _npz_member(path: Path) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{path}: not a readable .npz archive ({exc})") from None
-    names = zf.namelist()
-    if "arr_0.npy" not in names:
-        zf.close()
-        keys = ", ".join(n[:-4] if n.endswith(".npy") else n for n in names) or "nothing"
-        raise InputError(f"{path}: expected an array named arr_0 (the ADM batch format), found {keys}")
-    return zf, zf.getinfo("arr_0.npy")
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_FORMAT = "N x H x W x 3 uint8"
+_COPY_CHUNK = 1 << 24
 
 
-def _read_npy_header(fp: Any, path: Path) -> tuple[tuple[int, ...], np.dtype, bool]:
-    """(shape, dtype, fortran_order) of the .npy stream at ``fp``, leaving it at the data."""
+def _read_npy_header(fp: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """(shape, dtype, fortran_order, header length) of the .npy stream at ``fp``, leaving it at
+    the data; InputError for anything malformed."""
+    start = fp.tell()
     try:
         version = np.lib.format.read_magic(fp)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(fp)
-        return shape, dtype, fortran
-    except ValueError as exc:
-        raise InputError(f"{path}: not a valid .npy array ({exc})") from None
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version in ((2, 0), (3, 0)):  # 3.0: a UTF-8 header, only field names can use it
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise InputError(f"{name}: unsupported .npy format version {version[0]}.{version[1]}")
+    except InputError:
+        raise
+    except Exception as exc:  # numpy parses the header with ast and tokenize: any failure means malformed
+        raise InputError(f"{name}: not a valid .npy array ({one_line(exc)})") from None
+    if any(not isinstance(d, int) or d < 0 for d in shape):
+        raise InputError(f"{name}: the header declares an impossible shape {shape}")
+    return tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran), fp.tell() - start
 
 
 class NpySource(ImageSource):
     """``arr_0`` of an ``.npz`` or the array of an ``.npy``: N x H x W x 3 uint8, read in slices."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.name = os.fsdecode(path)
+        self.path = os.fsdecode(path)
+        self.name = self.path
         self._memmap: np.ndarray | None = None
-        if self.path.suffix.lower() == ".npy":
-            try:
-                self._memmap = np.load(self.path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise InputError(f"{self.name}: not a valid .npy array ({exc})") from None
-            shape, dtype, fortran = self._memmap.shape, self._memmap.dtype, False
-        else:
-            zf, info = _npz_member(self.path)
-            with zf, zf.open(info) as fp:
-                shape, dtype, fortran = _read_npy_header(fp, self.path)
-                header_len = fp.tell()
-            if info.compress_type == zipfile.ZIP_STORED:
-                self._memmap = np.memmap(
-                    self.path,
-                    dtype=dtype,
-                    mode="r",
-                    shape=shape,
-                    order="F" if fortran else "C",
-                    offset=self._data_offset(info) + header_len,
-                )
-        if fortran:
-            raise InputError(f"{self.name}: arr_0 is stored in Fortran order; expected a C-ordered array")
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._spill: Any = None  # the temporary file of a compressed Fortran-ordered array
+        is_npy = self.path.lower().endswith(".npy")
+        expected = "an .npy file" if is_npy else "an .npz archive holding arr_0"
+        with open_regular(self.path, self.name, expected) as f:
+            file_size = os.fstat(f.fileno()).st_size
+            if is_npy:
+                where = self.name
+                shape, dtype, fortran, header_len = _read_npy_header(f, where)
+                data_offset, stored, room = header_len, True, file_size - header_len
+            else:
+                where = f"{self.name}: arr_0"
+                info = self._member(f)
+                with self._zip_errors(), zipfile.ZipFile(f) as zf, zf.open(info) as member:
+                    shape, dtype, fortran, header_len = _read_npy_header(member, where)
+                stored = info.compress_type == zipfile.ZIP_STORED
+                room = info.file_size - header_len  # what the member declares after the header
+                data_offset = self._data_offset(f, info, file_size) + header_len if stored else 0
+                if stored and info.compress_size != info.file_size:
+                    raise InputError(f"{where}: a stored member whose compressed and real sizes differ")
+        self.shape, self.dtype, self.fortran = shape, dtype, fortran
+        if dtype.hasobject:
+            raise InputError(f"{where}: holds Python objects (dtype {dtype}); expected {_FORMAT}")
         self.layout = array_layout(self.shape, self.dtype, self.name, is_torch=False, allow_float=False)
+        height, width = shape[1:3] if self.layout == "nhwc" else shape[2:4]
+        if height * width > MAX_PIXELS:
+            raise InputError(
+                f"{where}: images of {height} x {width} pixels; refused: more than {MAX_PIXELS:,} pixels an image"
+            )
+        self.row_bytes = int(np.prod(shape[1:], dtype=object)) * dtype.itemsize
+        nbytes = self.row_bytes * shape[0]
+        if nbytes > room or (stored and data_offset + nbytes > file_size):
+            held = max(0, min(room, file_size - data_offset) if stored else room)
+            raise InputError(
+                f"{where}: the header declares shape {shape} ({nbytes:,} bytes), but the file holds {held:,} "
+                f"bytes of data; truncated or corrupt"
+            )
+        if stored:
+            with open_regular(self.path, self.name, expected) as f:
+                self._memmap = np.memmap(
+                    f, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=data_offset
+                )
 
-    def _data_offset(self, info: zipfile.ZipInfo) -> int:
+    def _member(self, f: IO[bytes]) -> zipfile.ZipInfo:
+        with self._zip_errors(), zipfile.ZipFile(f) as zf:
+            names = zf.namelist()
+            if "arr_0.npy" not in names:
+                keys = ", ".join(n[:-4] if n.endswith(".npy") else n for n in names[:10]) or "nothing"
+                more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+                raise InputError(
+                    f"{self.name}: expected an array named arr_0 (the ADM batch format), found {keys}{more}"
+                )
+            info = zf.getinfo("arr_0.npy")
+        if info.flag_bits & 0x1:
+            raise InputError(f"{self.name}: arr_0 is encrypted; expected an .npz without a password")
+        if info.compress_type not in _ZIP_METHODS:
+            raise InputError(f"{self.name}: arr_0 uses compression method {info.compress_type}, which is not supported")
+        return info
+
+    @contextlib.contextmanager
+    def _zip_errors(self) -> Iterator[None]:
+        """Turn what zipfile raises on a malformed archive into one line naming the file."""
+        try:
+            yield
+        except InputError:
+            raise
+        except ARCHIVE_READ_ERRORS as exc:
+            raise InputError(f"{self.name}: not a readable .npz archive ({one_line(exc)})") from None
+
+    def _data_offset(self, f: IO[bytes], info: zipfile.ZipInfo, file_size: int) -> int:
         # The local file header (30 bytes + name + extra) precedes the stored bytes; its extra
         # field may differ from the central directory's, so read it from the file.
-        with open(self.path, "rb") as f:
-            f.seek(info.header_offset)
-            header = f.read(30)
+        f.seek(info.header_offset)
+        header = f.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise InputError(f"{self.name}: not a readable .npz archive (bad local header of arr_0)")
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         return info.header_offset + 30 + name_len + extra_len
 
@@ -95,24 +162,73 @@ class NpySource(ImageSource):
         self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
     ) -> Iterator[Batch]:
         stop = len(self) if stop is None else stop
+        if self._memmap is None and self.fortran:
+            self._memmap = self._spill_fortran()
         if self._memmap is not None:
             for lo, hi in index_ranges(start, stop, batch_size):
                 yield Batch(np.arange(lo, hi), to_uint8_nchw(np.array(self._memmap[lo:hi]), self.layout))
             return
         # Compressed member: stream it in order (skipping what precedes ``start``), a slice at a time.
-        row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        zf, info = _npz_member(self.path)
-        with zf, zf.open(info) as fp:
-            _read_npy_header(fp, self.path)
-            skip = row_bytes * start
-            while skip:
-                skipped = len(fp.read(min(skip, 1 << 24)))
-                if not skipped:
-                    raise InputError(f"{self.name}: arr_0 is truncated before image {start}")
-                skip -= skipped
+        with self._stream() as fp:
+            self._skip(fp, self.row_bytes * start, start)
             for lo, hi in index_ranges(start, stop, batch_size):
-                data = fp.read(row_bytes * (hi - lo))
-                if len(data) != row_bytes * (hi - lo):
+                data = self._read(fp, self.row_bytes * (hi - lo))
+                if len(data) != self.row_bytes * (hi - lo):
                     raise InputError(f"{self.name}: arr_0 is truncated at image {lo}")
                 chunk = np.frombuffer(bytearray(data), dtype=self.dtype).reshape(hi - lo, *self.shape[1:])
                 yield Batch(np.arange(lo, hi), to_uint8_nchw(chunk, self.layout))
+
+    @contextlib.contextmanager
+    def _stream(self) -> Iterator[IO[bytes]]:
+        """The compressed arr_0 member, positioned at its data."""
+        with open_regular(self.path, self.name, "an .npz archive holding arr_0") as f:
+            info = self._member(f)
+            with self._zip_errors():
+                zf = zipfile.ZipFile(f)
+                fp = zf.open(info)
+            try:
+                _read_npy_header(fp, f"{self.name}: arr_0")
+                yield fp
+            finally:
+                fp.close()
+                zf.close()
+
+    def _read(self, fp: IO[bytes], size: int) -> bytes:
+        try:
+            return fp.read(size)
+        except ARCHIVE_READ_ERRORS as exc:
+            raise InputError(f"{self.name}: arr_0 cannot be read: corrupt or truncated ({one_line(exc)})") from None
+
+    def _skip(self, fp: IO[bytes], count: int, image: int) -> None:
+        while count:
+            skipped = len(self._read(fp, min(count, _COPY_CHUNK)))
+            if not skipped:
+                raise InputError(f"{self.name}: arr_0 is truncated before image {image}")
+            count -= skipped
+
+    def _spill_fortran(self) -> np.memmap:
+        """Decompress a Fortran-ordered arr_0 once into a temporary file and map it (an image's
+        pixels are spread over the whole stream, so it cannot be read a slice at a time)."""
+        nbytes = self.row_bytes * len(self)
+        spill = tempfile.TemporaryFile(prefix="inception-score-")  # noqa: SIM115 (kept while mapped)
+        try:
+            with self._stream() as fp:
+                left = nbytes
+                while left:
+                    data = self._read(fp, min(left, _COPY_CHUNK))
+                    if not data:
+                        raise InputError(f"{self.name}: arr_0 is truncated ({nbytes - left:,} of {nbytes:,} bytes)")
+                    spill.write(data)
+                    left -= len(data)
+            spill.flush()
+            mapped = np.memmap(spill, dtype=self.dtype, mode="r", shape=self.shape, order="F")
+        except BaseException:
+            spill.close()
+            raise
+        self._spill = spill
+        return mapped
+
+    def __del__(self) -> None:
+        spill = getattr(self, "_spill", None)
+        if spill is not None:
+            spill.close()
