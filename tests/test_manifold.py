@@ -18,6 +18,8 @@ import pytest
 import torch
 
 from inception_score.errors import InceptionScoreWarning, InputError, OptionsError
+from inception_score.features.network import InceptionOutput
+from inception_score.metrics.features import PooledFeatures
 from inception_score.metrics.manifold import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
 from inception_score.metrics.reference import Reference
 
@@ -286,17 +288,28 @@ def test_cuda_tensors_give_the_cpu_numbers(realistic) -> None:
 # ---------------------------------------------------------------- the accumulators
 
 
-def test_accumulators_read_the_kept_features_at_the_end(realistic) -> None:
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_accumulators_read_the_kept_features_at_the_end(realistic, on_disk) -> None:
     samples, reference = torch.from_numpy(realistic[0][:100]), torch.from_numpy(realistic[1][:80])
-    kept = SimpleNamespace(rows=torch.zeros(0, 2048))  # filled during the run, read in fields()
+    kept = PooledFeatures(num_images=103, feature_dim=2048, memory_limit=0 if on_disk else 2**30)
+    assert kept.on_disk == on_disk  # rows in memory, or memory-mapped from a temporary file
     ref = Reference(features=reference, info={"kind": "test"})
     pr, prdc = PrecisionRecall(kept, ref, precision="float32", block=30), DensityCoverage(kept, ref, k=4)
-    kept.rows = samples
+    order = np.random.default_rng(0).permutation(100)  # any order, any batches; rows 100-102 never written
+    for lo in range(0, 100, 16):
+        kept.update(InceptionOutput(pool3=samples[order[lo : lo + 16]]), order[lo : lo + 16])
     p, r = precision_recall(samples, reference, precision="float32")
     assert pr.fields({}) == {"precision": p, "recall": r, "pr_k": 3, "pr_precision": "float32"}
     d, c = density_coverage(samples, reference, k=4)
     assert prdc.fields({}) == {"density": d, "coverage": c, "prdc_k": 4}
     assert pr.state() == {} and prdc.state() == {} and pr.warnings({}) == []  # nothing to merge or save
+
+
+def test_a_device_can_be_named(realistic) -> None:
+    samples, reference = torch.from_numpy(realistic[0][:40]), torch.from_numpy(realistic[1][:30])
+    assert precision_recall(samples, reference, device="cpu") == precision_recall(samples, reference)
+    with pytest.raises(OptionsError, match="device: got 'gpu0', expected a torch device"):
+        density_coverage(samples, reference, device="gpu0")
 
 
 def test_a_reference_of_statistics_only_is_refused_at_once() -> None:

@@ -61,11 +61,11 @@ Memory stays bounded whatever the number of images: distances are computed in bl
 ``block x block`` (default 10,000 x 10,000, the evaluator's batch sizes), a running top-(k+1)
 per row gives the radii, and only per-point booleans are kept. Nothing N x M is ever held (the
 evaluator holds a 10,000 x N float32 buffer, 2 GB at N = 50,000). Each block is computed on the
-device the features are on (a GPU when they are CUDA tensors). The pure functions
-:func:`precision_recall` and :func:`density_coverage` work on any two feature matrices.
+device the features are on (a GPU when they are CUDA tensors), or on the one named. The pure
+functions :func:`precision_recall` and :func:`density_coverage` work on any two feature matrices.
 :class:`PrecisionRecall` and :class:`DensityCoverage` are the run's accumulators. They keep no
-state: at the end they read the sample features kept by another accumulator (an object with a
-``rows`` tensor, N x D) and the reference's.
+state: at the end they read the sample features that :class:`~.features.PooledFeatures` kept
+(memory-mapped rows included) and the reference's.
 
 Example:
     >>> import torch
@@ -90,7 +90,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_choice, check_int
-from ..errors import InputError, warn
+from ..errors import InputError, OptionsError, warn
 from ..features.network import InceptionOutput
 from .base import Accumulator
 from .reference import Reference
@@ -132,8 +132,7 @@ def _matrix(x: Any, name: str) -> Tensor:
     return x
 
 
-def _checked(samples: Any, reference: Any, k: int, metric: str, sample_minimum: int) -> tuple[Tensor, Tensor]:
-    x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
+def _checked(x: Tensor, y: Tensor, num_samples: int, k: int, metric: str, sample_minimum: int) -> None:
     if x.shape[1] != y.shape[1]:
         raise InputError(
             f"{metric}: the samples' features have {x.shape[1]} dimensions and the reference's {y.shape[1]}; "
@@ -144,18 +143,22 @@ def _checked(samples: Any, reference: Any, k: int, metric: str, sample_minimum: 
             f"{metric} with k={k}: the reference has {len(y)} images, expected at least {k + 1} "
             f"(each one's radius is the distance to its {k}-th nearest neighbour among them)"
         )
-    if len(x) < sample_minimum:
+    if num_samples < sample_minimum:
         why = (
             " (each one's radius is the distance to its k-th nearest neighbour among them)"
             if sample_minimum > 1
             else ""
         )
-        raise InputError(f"{metric} with k={k}: got {len(x)} samples, expected at least {sample_minimum}{why}")
-    return x, y
+        raise InputError(f"{metric} with k={k}: got {num_samples} samples, expected at least {sample_minimum}{why}")
 
 
-def _device(*tensors: Tensor) -> torch.device:
-    """Where the blocks are computed: the first accelerator among the inputs' devices, else the CPU."""
+def _device(device: torch.device | str | None, *tensors: Tensor) -> torch.device:
+    """Where the blocks are computed: ``device``, else the first accelerator among the inputs' devices, else the CPU."""
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError):
+            raise OptionsError(f"device: got {device!r}, expected a torch device such as cpu or cuda:0") from None
     for t in tensors:
         if t.device.type != "cpu":
             return t.device
@@ -169,17 +172,23 @@ def _spans(n: int, block: int) -> Iterator[tuple[int, int]]:
 
 
 class _Set:
-    """One set of features (N x D, any device, possibly memory-mapped) read block by block, with
-    its squared norms in float32 and, for the float16 path, as the evaluator's graph computes them."""
+    """One set of features (rows ``index`` of x, N x D, any device, possibly memory-mapped) read block
+    by block, with its squared norms in float32 and, for the float16 path, as the evaluator's graph
+    computes them."""
 
-    def __init__(self, x: Tensor, name: str, device: torch.device, half: bool, block: int) -> None:
+    def __init__(
+        self, x: Tensor, name: str, device: torch.device, half: bool, block: int, index: Tensor | None = None
+    ) -> None:
         self.x, self.device = x, device
-        self.norms = torch.empty(len(x), dtype=torch.float32, device=device)  # N, |u|^2 in float32
-        self.norms16 = torch.empty(len(x), dtype=torch.float16, device=device) if half else None  # N
-        for lo, hi in _spans(len(x), block):
+        self.index = None if index is None else index.to(x.device)  # N int64, rows of x; None: all
+        n = len(self)
+        self.norms = torch.empty(n, dtype=torch.float32, device=device)  # N, |u|^2 in float32
+        self.norms16 = torch.empty(n, dtype=torch.float16, device=device) if half else None  # N
+        for lo, hi in _spans(n, block):
             u = self.rows(lo, hi, half=False)  # b x D float32
             if not bool(torch.isfinite(u).all()):
                 bad = lo + int((~torch.isfinite(u)).any(dim=1).nonzero()[0])
+                bad = bad if self.index is None else int(self.index[bad])
                 raise InputError(f"{name}: row {bad} of the features holds NaN or infinite values (in float32)")
             self.norms[lo:hi] = (u * u).sum(dim=1)
             if self.norms16 is not None:
@@ -188,11 +197,12 @@ class _Set:
                 self.norms16[lo:hi] = (u16 * u16).half().float().sum(dim=1).half()
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.x) if self.index is None else len(self.index)
 
     def rows(self, lo: int, hi: int, half: bool) -> Tensor:
         """Rows lo..hi-1 in float32 on the device; with ``half``, rounded to float16 first (step 1)."""
-        u = self.x[lo:hi].to(device=self.device, dtype=torch.float32)  # b x D
+        u = self.x[lo:hi] if self.index is None else self.x[self.index[lo:hi]]
+        u = u.to(device=self.device, dtype=torch.float32)  # b x D
         return u.half().float() if half else u
 
 
@@ -283,19 +293,30 @@ def _radii(s: _Set, k: int, half: bool, block: int, plain: bool) -> tuple[Tensor
 # ---------------------------------------------------------------- the two pairs of metrics
 
 
-def _precision_recall(samples: Any, reference: Any, k: int, precision: str, block: int) -> tuple[float, float, int]:
-    """(precision, recall, number of blocks computed in float32 after a float16 overflow)."""
+def _precision_recall(
+    samples: Any,
+    reference: Any,
+    k: int,
+    precision: str,
+    block: int,
+    device: torch.device | str | None = None,
+    index: Tensor | None = None,
+) -> tuple[float, float, int]:
+    """(precision, recall, number of blocks computed in float32 after a float16 overflow), of the
+    rows ``index`` of ``samples`` (None: all)."""
     k = check_int(k, "precision/recall k")
     precision = check_choice(precision, "precision/recall precision", PRECISIONS)
     block = check_int(block, "precision/recall block")
-    x, y = _checked(samples, reference, k, "precision/recall", sample_minimum=k + 1)
-    half, device = precision == "float16", _device(x, y)
+    x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
+    _checked(x, y, len(x) if index is None else len(index), k, "precision/recall", sample_minimum=k + 1)
+    half, where = precision == "float16", _device(device, x, y)
     with _ieee_float32(), torch.no_grad():
-        fake, real = _Set(x, "samples", device, half, block), _Set(y, "reference", device, half, block)
+        fake = _Set(x, "samples", where, half, block, index)
+        real = _Set(y, "reference", where, half, block)
         real_radii, fell_real = _radii(real, k, half, block, plain=False)  # M, GD:55 manifold_radii(ref)
         fake_radii, fell_fake = _radii(fake, k, half, block, plain=False)  # N
-        fake_in = torch.zeros(len(fake), dtype=torch.bool, device=device)  # inside some reference ball
-        real_in = torch.zeros(len(real), dtype=torch.bool, device=device)  # inside some sample ball
+        fake_in = torch.zeros(len(fake), dtype=torch.bool, device=where)  # inside some reference ball
+        real_in = torch.zeros(len(real), dtype=torch.bool, device=where)  # inside some sample ball
         fallbacks = fell_real + fell_fake
         for rows in _spans(len(real), block):  # GD evaluate_pr: rows = reference, columns = samples
             for cols in _spans(len(fake), block):
@@ -313,6 +334,7 @@ def precision_recall(
     k: int = PR_K,
     precision: str = "float16",
     block: int = BLOCK,
+    device: torch.device | str | None = None,
 ) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) of the samples against the reference,
     as the ADM evaluator computes them (GD:212-220, 241-359, 362-430; see the module docstring).
@@ -327,13 +349,16 @@ def precision_recall(
             not grow with N or M: under 1 GB at the default 10,000 (0.58 GB measured in float16,
             0.51 GB in float32, at 20,000 x 10,000 x 2048; benchmarks/manifold_memory.py), about
             0.35 GB at 5,000.
+        device: where the distances are computed (default: the device of whichever input is on
+            an accelerator, else the CPU); the inputs are moved there block by block.
 
     Returns:
         (precision, recall): the share of samples inside at least one reference ball, the share
         of reference images inside at least one sample ball (``squared distance <= radius``).
 
     Raises:
-        OptionsError: k or block not a positive integer, precision not float16/float32.
+        OptionsError: k or block not a positive integer, precision not float16/float32, an
+            unknown device.
         InputError: not an N x D matrix, the two D differ, fewer than k + 1 rows, a NaN or inf.
 
     Example:
@@ -345,7 +370,7 @@ def precision_recall(
         >>> precision_recall(real + 10, real)  # far apart
         (0.0, 0.0)
     """
-    p, r, fallbacks = _precision_recall(samples, reference, k, precision, block)
+    p, r, fallbacks = _precision_recall(samples, reference, k, precision, block, device)
     if fallbacks:
         warn(_fallback_message(fallbacks))
     return p, r
@@ -363,6 +388,7 @@ def density_coverage(
     reference: Tensor | np.ndarray,
     k: int = PRDC_K,
     block: int = BLOCK,
+    device: torch.device | str | None = None,
 ) -> tuple[float, float]:
     """Density and coverage (Naeem et al. 2020) of the samples (fakes) against the reference (reals),
     as clovaai/generative-evaluation-prdc computes them (PRDC prdc.py:12-94), in float32 blocks.
@@ -373,6 +399,7 @@ def density_coverage(
         k: the neighbourhood size: r_i is the distance from real i to its k-th nearest other real.
         block: the largest number of rows and of columns of a block of distances (memory under
             1 GB at the default 10,000, 0.57 GB measured; about 0.2 GB at 5,000).
+        device: where the distances are computed (default: as :func:`precision_recall`).
 
     Returns:
         (density, coverage): ``1/(k N) sum_j sum_i [d(real_i, fake_j) < r_i]`` (1 on average when
@@ -380,7 +407,7 @@ def density_coverage(
         ``mean_i [min_j d(real_i, fake_j) < r_i]`` (plain Euclidean distances, strict ``<``).
 
     Raises:
-        OptionsError: k or block not a positive integer.
+        OptionsError: k or block not a positive integer, an unknown device.
         InputError: not an N x D matrix, the two D differ, too few rows, a NaN or inf.
 
     Example:
@@ -389,15 +416,28 @@ def density_coverage(
         >>> density_coverage(real, real)  # each ball holds its centre and its k-1 nearest neighbours
         (1.0, 1.0)
     """
+    return _density_coverage(samples, reference, k, block, device)
+
+
+def _density_coverage(
+    samples: Any,
+    reference: Any,
+    k: int,
+    block: int,
+    device: torch.device | str | None = None,
+    index: Tensor | None = None,
+) -> tuple[float, float]:
+    """(density, coverage) of the rows ``index`` of ``samples`` (None: all)."""
     k = check_int(k, "density/coverage k")
     block = check_int(block, "density/coverage block")
-    x, y = _checked(samples, reference, k, "density/coverage", sample_minimum=1)
-    device = _device(x, y)
+    x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
+    _checked(x, y, len(x) if index is None else len(index), k, "density/coverage", sample_minimum=1)
+    where = _device(device, x, y)
     with _ieee_float32(), torch.no_grad():
-        fake, real = _Set(x, "samples", device, False, block), _Set(y, "reference", device, False, block)
+        fake, real = _Set(x, "samples", where, False, block, index), _Set(y, "reference", where, False, block)
         radii, _ = _radii(real, k, half=False, block=block, plain=True)  # M, PRDC:27-51
-        inside = torch.zeros((), dtype=torch.int64, device=device)  # sum_ij [d_ij < r_i]
-        covered = torch.zeros(len(real), dtype=torch.bool, device=device)
+        inside = torch.zeros((), dtype=torch.int64, device=where)  # sum_ij [d_ij < r_i]
+        covered = torch.zeros(len(real), dtype=torch.bool, device=where)
         for rows in _spans(len(real), block):
             for cols in _spans(len(fake), block):
                 d, _ = _squared_distances(real, rows, fake, cols, half=False)  # b x c
@@ -423,12 +463,22 @@ def _reference_features(reference: Reference | Tensor | np.ndarray, metric: str,
     return reference.features
 
 
+def _kept(features: Any) -> tuple[Tensor, torch.device | None, Tensor | None]:
+    """The kept sample features: all ``rows``, where to compute (``device``, the run's, if it has
+    one) and which rows were written (``filled()``, if it has one: None when all were)."""
+    filled = features.filled() if hasattr(features, "filled") else None
+    index = None if filled is None or bool(filled.all()) else filled.nonzero().flatten()
+    return features.rows, getattr(features, "device", None), index
+
+
 class PrecisionRecall(Accumulator):
     """Precision and recall of the run's samples against the reference (:func:`precision_recall`).
 
-    No state of its own: ``features`` is the accumulator that keeps every sample's pool3 features
-    (anything with a ``rows`` tensor, N x 2048, read when the fields are computed);
-    ``reference`` is a :class:`~.reference.Reference` with features (or an M x 2048 matrix).
+    No state of its own. ``features`` is the run's :class:`~.features.PooledFeatures` (or anything
+    with a ``rows`` tensor, N x 2048): when the fields are computed, it reads the rows that
+    ``features.filled()`` marks (all rows if it has no such method) on ``features.device`` (the
+    run's device; default: as :func:`precision_recall`). ``reference`` is a
+    :class:`~.reference.Reference` with features (or an M x 2048 matrix).
     Fields: ``precision``, ``recall``, ``pr_k``, ``pr_precision``.
 
     Raises:
@@ -436,10 +486,13 @@ class PrecisionRecall(Accumulator):
         OptionsError: at construction, k, precision or block out of range.
 
     Example:
-        >>> import torch
-        >>> from types import SimpleNamespace
+        >>> import numpy as np, torch
+        >>> from inception_score.features.network import InceptionOutput
+        >>> from inception_score.metrics.features import PooledFeatures
         >>> real = torch.rand(30, 8, generator=torch.Generator().manual_seed(0))
-        >>> pr = PrecisionRecall(SimpleNamespace(rows=real + 10), Reference(features=real))
+        >>> kept = PooledFeatures(num_images=30, feature_dim=8)
+        >>> pr = PrecisionRecall(kept, Reference(features=real))
+        >>> kept.update(InceptionOutput(pool3=real + 10), np.arange(30))  # the run, batch by batch
         >>> pr.fields({})
         {'precision': 0.0, 'recall': 0.0, 'pr_k': 3, 'pr_precision': 'float16'}
     """
@@ -466,7 +519,10 @@ class PrecisionRecall(Accumulator):
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        p, r, self.fallbacks = _precision_recall(self.features.rows, self.reference, self.k, self.precision, self.block)
+        rows, device, index = _kept(self.features)
+        p, r, self.fallbacks = _precision_recall(
+            rows, self.reference, self.k, self.precision, self.block, device, index
+        )
         return {"precision": p, "recall": r, "pr_k": self.k, "pr_precision": self.precision}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
@@ -506,5 +562,6 @@ class DensityCoverage(Accumulator):
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        density, coverage = density_coverage(self.features.rows, self.reference, self.k, self.block)
+        rows, device, index = _kept(self.features)
+        density, coverage = _density_coverage(rows, self.reference, self.k, self.block, device, index)
         return {"density": density, "coverage": coverage, "prdc_k": self.k}
