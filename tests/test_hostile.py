@@ -422,7 +422,7 @@ def test_cmyk_jpeg_is_converted_like_pillow(tmp_path: Path) -> None:
     assert torch.equal(image, torch.from_numpy(expected).permute(2, 0, 1))
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
 def test_animated_images_give_their_first_frame_with_a_warning(fmt: str, tmp_path: Path, stand_in) -> None:
     frames = [Image.new("RGB", (16, 16), color) for color in ((255, 0, 0), (0, 0, 255))]
     path = tmp_path / "anim" / f"moving.{fmt.lower()}"

@@ -278,6 +278,8 @@ def _png_fast(data: bytes) -> np.ndarray | None:
     depth, colour, interlace = data[24], data[25], data[28]
     if depth != 8 or colour not in (0, 2, 6) or interlace != 0 or width * height > MAX_PIXELS:
         return None
+    if b"acTL" in data[: data.find(b"IDAT")]:  # animated (APNG): Pillow decodes it, and notes it
+        return None
     try:
         array = pyspng.load(data)
     except Exception:  # let Pillow decode it, and word the error if there is one
