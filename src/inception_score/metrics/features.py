@@ -112,6 +112,13 @@ class PooledFeatures(Accumulator):
 
     Raises:
         InputError: (update) pool3 is not N x D; (construction) no temporary disk space.
+
+    Example:
+        >>> import numpy as np
+        >>> kept = PooledFeatures(num_images=3, feature_dim=2, memory_limit=0)  # on disk, whatever the size
+        >>> kept.update(InceptionOutput(pool3=torch.tensor([[1.0, 2.0]])), np.array([2]))
+        >>> kept.on_disk, kept.filled().tolist(), kept.state_dict()["rows.index"].tolist()
+        (True, [False, False, True], [2])
     """
 
     name = "features"
