@@ -26,6 +26,13 @@ How it measures (read this before the table):
   scale they are not (compare ``first call``). ``--rounds K`` runs the whole list of rows K
   times, round-robin, and keeps each row's fastest round: on shared virtual CPUs, whose speed
   varies by several times from minute to minute, that is the figure least affected by neighbours.
+* CPU time. ``CPU s`` is the user + system CPU time of the timed call, of the process and of
+  the child processes that ended during it (``getrusage``: torch-fidelity's DataLoader workers,
+  which it joins at the end of the call), with the system part in brackets: on a machine
+  shared with other jobs it varies much less than the wall time (it still grows a little under
+  load: caches, memory bandwidth, and two torch threads that spin waiting for each other).
+  ``page faults`` is the minor page faults of the same processes during the call, in
+  millions (each one a fresh 4 KiB page: the kernel zeroes it, in the system time).
 * Memory. ``peak RSS`` is ``ru_maxrss`` of the worker process (the whole run). ``peak PSS tree``
   is the largest sum, sampled every 0.1 s during the timed call, of the proportional set size
   (``/proc/PID/smaps_rollup``) of the process and all its descendants: that counts DataLoader /
@@ -208,6 +215,17 @@ def prepare_data(cases: list[Case], scale: str, limit: int | None, warmup: int, 
 # ----------------------------------------------------------------------------------- worker
 
 
+def _usage() -> tuple[float, float, int]:
+    """(user + system CPU s, system CPU s, minor page faults) of this process and its ended children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+        own.ru_stime + kids.ru_stime,
+        own.ru_minflt + kids.ru_minflt,
+    )
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -357,12 +375,17 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     with TreeMemory() as tree:
+        usage0 = _usage()
         t0 = time.perf_counter()
         score = call(n)
         elapsed = time.perf_counter() - t0
+        usage1 = _usage()
     return {
         "first_call_s": first_call,
         "time_s": elapsed,
+        "cpu_s": usage1[0] - usage0[0],
+        "sys_s": usage1[1] - usage0[1],
+        "minflt": usage1[2] - usage0[2],
         "images_per_s": n / elapsed,
         "is_mean": float(score),
         "rss_mib": _peak_rss_mib(),
@@ -460,6 +483,26 @@ def _cpu_model() -> str:
     return f"{model.group(1).strip() if model else platform.machine()} ({', '.join(isa)})"
 
 
+def _source() -> str:
+    """Where the inception_score the workers import comes from, and its git commit (+ dirty)."""
+    import inception_score
+
+    where = Path(inception_score.__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    return f"{where}" + (f" (commit {commit}{', modified' if dirty else ''})" if commit else "")
+
+
 def header(device: str, scale: str, date: str, args: argparse.Namespace) -> list[str]:
     import torch
 
@@ -478,6 +521,7 @@ def header(device: str, scale: str, date: str, args: argparse.Namespace) -> list
         f"inception-score {_version('inception-score')}, numpy {np.__version__}, Pillow {_version('Pillow')}, "
         f"Python {platform.python_version()}; optional decoders: pyspng {_version('pyspng')}, "
         f"simplejpeg {_version('simplejpeg')}",
+        f"- inception-score imported from {_source()}",
         f"- batch size: inception-score {args.batch_size or 'auto'}, torch-fidelity "
         f"{', '.join(str(b) for b in args.theirs_batch_sizes)}; first call on {args.warmup} images; "
         f"inception-score num_workers: {'package default' if args.num_workers is None else args.num_workers}; "
@@ -506,6 +550,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         "N",
         "first call s",
         "time s",
+        "CPU s (sys)",
+        "page faults (M)",
         "images/s",
         *(["slowest run images/s"] if spread else []),
         "× torch-fidelity",
@@ -536,6 +582,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             cells += [
                 _fmt(res["first_call_s"], ".1f"),
                 _fmt(res["time_s"], ".1f"),
+                f"{res['cpu_s']:.1f} ({res['sys_s']:.1f})" if "cpu_s" in res else "",
+                _fmt(res["minflt"] / 1e6 if "minflt" in res else None, ".2f"),
                 _rate(res["images_per_s"]),
                 *([_rate(min(r["all_rates"]))] if spread else []),
                 _fmt(ratio, ".2f"),
@@ -605,6 +653,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--compile", action="store_true", help="add an inception-score row with precision fast + torch.compile"
     )
+    p.add_argument(
+        "--precisions",
+        type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+        default=["exact", "fast"],
+        help="inception-score's rows: exact, fast or both (default: exact,fast)",
+    )
     p.add_argument("--out", type=Path, default=None, help="markdown output (default: benchmarks/out/results-...)")
     p.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "inception-score-bench-data")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -626,6 +680,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.warmup = args.warmup or (max([args.batch_size, *args.theirs_batch_sizes]) if args.scale == "full" else 10)
     if args.warmup < 10:
         p.error("--warmup: at least 10 images (both tools score 10 splits)")
+    if not args.precisions or set(args.precisions) - {"exact", "fast"}:
+        p.error(f"--precisions: exact, fast or both, got {','.join(args.precisions)}")
     bad = [c for c in args.cases if c not in CASES]
     if bad:
         p.error(f"--cases: unknown case(s) {bad}; known: {', '.join(map(str, CASES))}")
@@ -682,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
                      "compile": False}
                 )  # fmt: skip
         if args.only != "theirs":
-            variants = [("exact", False), ("fast", False)] if has_precision else [(None, False)]
+            variants = [(p, False) for p in args.precisions] if has_precision else [(None, False)]
             if args.compile and has_precision and "compile" in fields:
                 variants.append(("fast", True))
             for precision, compiled in variants:

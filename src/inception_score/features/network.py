@@ -35,7 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,31 @@ class InceptionOutput:
         return InceptionOutput(**{n: torch.cat([o.require(n) for o in outputs]) for n in names})
 
 
+# How the CPU runs ``exact`` faster with the same bits
+# ------------------------------------------------------
+# ``exact`` must give torch-fidelity's logits bit for bit on CPU, so the convolutions stay as they
+# are (the same oneDNN calls on the same NCHW float32 tensors). What changes is around them, and
+# only where the input is a CPU float32 NCHW tensor outside autograd and compilation
+# (:func:`_exact_cpu`); any other input (CUDA, the fast path's bf16 channels_last, autograd,
+# torch.compile) runs the plain ops below each rewrite. Each rewrite computes the same float
+# operations in the same order as the op it replaces; tests/test_exact_speedups.py compares them
+# bit for bit (signed zeros, NaN, inf, subnormals included), and the blocks and the network with
+# torch-fidelity's. Measured: benchmarks/RESULTS.md ("exact on CPU").
+
+
+def _exact_cpu(x: Tensor) -> bool:
+    """Whether ``x`` is what the exact CPU path computes on, where the rewrites apply."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 4
+        and x.is_contiguous()
+        # out= and in-place writes are not differentiable; a traced graph is left to the compiler
+        and not torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+    )
+
+
 class BasicConv2d(nn.Module):
     """Convolution without bias, batch norm, ReLU (TF's conv + BatchNormWithGlobalNormalization)."""
 
@@ -119,13 +144,57 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)  # TF: eps 0.001
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(self.bn(self.conv(x)), inplace=True)
+        y = self.conv(x)
+        bn = self.bn
+        if _exact_cpu(y) and not bn.training and bn.running_mean is not None and bn.running_var is not None:
+            # Batch norm in place, into the convolution's output: the same CPU kernel as
+            # ``self.bn(y)`` (eval: y * alpha + beta per channel, alpha and beta computed from the
+            # running statistics as it does), called through its out= form with out = y. Each
+            # element is read and then written at the same place by the same instruction, so in
+            # place is safe; it saves a fresh N x C x H x W tensor per layer (page faults, memory
+            # traffic). Only on a contiguous NCHW y (_exact_cpu): on another layout the kernel's
+            # out= path falls back to a loop with another formula, (x - mean) * invstd * w + b.
+            empty = y.new_empty(0)
+            torch.native_batch_norm(
+                y, bn.weight, bn.bias, bn.running_mean, bn.running_var, False, 0.0, bn.eps, out=(y, empty, empty)
+            )
+            return F.relu(y, inplace=True)
+        return F.relu(bn(y), inplace=True)
+
+
+def _pool_channels_last(pool: Callable[..., Tensor], x: Tensor, **kwargs: Any) -> Tensor:
+    """``pool(x, **kwargs)``, run by its channels_last CPU kernel on the exact CPU path.
+
+    The NCHW CPU kernels of max_pool2d and avg_pool2d compute one output element at a time in
+    scalar code (max_pool2d also writes int64 indices); their channels_last kernels do the same
+    float operations in the same order, vectorised across channels:
+
+    * max: from -inf, the window in row-major order, taking a value when ``val > max ||
+      isnan(val)``: the same bits for every input, NaN and signed zeros included;
+    * average: from +0.0, adding the window in row-major order, then dividing by the count (the
+      real pixels here: ``count_include_pad=False``). The same bits for every input the network
+      pools (ReLU outputs: no negative value). Two differences exist elsewhere, both tested: the
+      NCHW kernel stores ``0.0 + sum / count``, so a negative sum that underflows to -0.0 there
+      becomes +0.0; and the sign bit of a NaN made by inf - inf follows each kernel's compiled
+      operand order. Neither can happen without negative inputs or NaN.
+
+    The two layout copies around the pool cost less than the scalar loop: on a 64-image batch
+    (2-vCPU AMD EPYC) the max pools take 2.5x less CPU time, the average pools 1.7x
+    (benchmarks/RESULTS.md, "exact on CPU").
+    """
+    if _exact_cpu(x):
+        return pool(x.contiguous(memory_format=torch.channels_last), **kwargs).contiguous()
+    return pool(x, **kwargs)
+
+
+def _max_pool(x: Tensor, stride: int, padding: int = 0) -> Tensor:
+    return _pool_channels_last(F.max_pool2d, x, kernel_size=3, stride=stride, padding=padding)
 
 
 def _tf_avg_pool(x: Tensor) -> Tensor:
     # TF: the average pool of the graph divides by the number of real pixels under the window,
     # not by 9, at the borders.
-    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+    return _pool_channels_last(F.avg_pool2d, x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
 
 
 class InceptionA(nn.Module):
@@ -162,7 +231,7 @@ class InceptionB(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # N x 288 x 35 x 35
         b3 = self.branch3x3(x)  # N x 384 x 17 x 17
         b3d = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))  # N x 96 x 17 x 17
-        bp = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 288 x 17 x 17
+        bp = _max_pool(x, stride=2)  # N x 288 x 17 x 17
         return torch.cat([b3, b3d, bp], 1)  # N x 768 x 17 x 17
 
 
@@ -209,7 +278,7 @@ class InceptionD(nn.Module):
         b3 = self.branch3x3_2(self.branch3x3_1(x))  # N x 320 x 8 x 8
         b7 = self.branch7x7x3_2(self.branch7x7x3_1(x))  # N x 192 x 17 x 17
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(b7))  # N x 192 x 8 x 8
-        bp = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 768 x 8 x 8
+        bp = _max_pool(x, stride=2)  # N x 768 x 8 x 8
         return torch.cat([b3, b7, bp], 1)  # N x 1280 x 8 x 8
 
 
@@ -237,7 +306,7 @@ class InceptionE(nn.Module):
         b3d = torch.cat([self.branch3x3dbl_3a(b3d), self.branch3x3dbl_3b(b3d)], 1)  # N x 768 x 8 x 8
         if self.max_pool:
             # TF: Mixed_7c of the 2015 graph max-pools its pool branch (Mixed_7b average-pools).
-            pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+            pooled = _max_pool(x, stride=1, padding=1)
         else:
             pooled = _tf_avg_pool(x)
         bp = self.branch_pool(pooled)  # N x 192 x 8 x 8
@@ -278,10 +347,10 @@ class InceptionV3(nn.Module):
         x = self.Conv2d_1a_3x3(x)  # N x 32 x 149 x 149
         x = self.Conv2d_2a_3x3(x)  # N x 32 x 147 x 147
         x = self.Conv2d_2b_3x3(x)  # N x 64 x 147 x 147
-        x = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 64 x 73 x 73
+        x = _max_pool(x, stride=2)  # N x 64 x 73 x 73
         x = self.Conv2d_3b_1x1(x)  # N x 80 x 73 x 73
         x = self.Conv2d_4a_3x3(x)  # N x 192 x 71 x 71
-        x = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 192 x 35 x 35
+        x = _max_pool(x, stride=2)  # N x 192 x 35 x 35
         x = self.Mixed_5b(x)  # N x 256 x 35 x 35
         x = self.Mixed_5c(x)  # N x 288 x 35 x 35
         x = self.Mixed_5d(x)  # N x 288 x 35 x 35
