@@ -16,7 +16,6 @@ from inception_score.metrics.inception import inception_score_from_logits
 
 from .conftest import StandInClassifier, make_images, write_images
 
-
 # --------------------------------------------------------------------------- NaN is never a score
 
 
@@ -86,7 +85,7 @@ def test_recorded_warnings_do_not_depend_on_the_warnings_filter(tmp_path: Path) 
     assert any("JPEG" in w for w in silenced)
 
 
-# --------------------------------------------------------------------------- the metric object needs no weights for logits
+# --------------------------------------------------------------------------- logits need no weights
 
 
 def test_logits_alone_need_no_weights_and_no_download(monkeypatch) -> None:

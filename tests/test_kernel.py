@@ -34,8 +34,8 @@ def torch_fidelity_kid(x: torch.Tensor, y: torch.Tensor, subsets: int, subset_si
 
 
 def close_to_torch_fidelity(ours: float, theirs: float) -> bool:
-    """Within 1e-5 relative or 1e-7 absolute: torch-fidelity sums 10^6 float32 kernel values, whose
-    rounding is ~1e-7 absolute in KID (ours sums in float64, see the float64 test below)."""
+    """Within 1e-5 relative or 1e-7 absolute (the issue's bound; on the CPU ours is the same float32
+    arithmetic in the same order, so the bits agree, see the test below)."""
     return abs(ours - theirs) <= max(1e-7, 1e-5 * abs(theirs))
 
 
@@ -59,14 +59,15 @@ def test_kid_equals_torch_fidelity_on_the_same_features(n1, n2, dim, subsets, su
         assert not close_to_torch_fidelity(other, want_mean)
 
 
-def test_kid_is_the_float64_value_of_the_same_definition() -> None:
-    """torch-fidelity on float64 features computes the definition in float64 throughout; ours (float32
-    products, float64 kernel and sums) is 100-1000 times closer to it than torch-fidelity's float32 run."""
+def test_kid_is_torch_fidelitys_float32_arithmetic_and_near_the_float64_value() -> None:
+    """On the CPU, torch-fidelity's number to the bit (its float32 kernels and sums, in its order);
+    the definition in float64 (torch-fidelity on float64 features) differs from both by float32
+    rounding, ~1e-5 relative on a small KID."""
     x, y = pool3_like(300, 2048, 3), pool3_like(400, 2048, 4, 0.05)
     mean, std = kernel_inception_distance(x, y, subsets=10, subset_size=200)
+    assert (mean, std) == torch_fidelity_kid(x, y, 10, 200)
     want_mean, want_std = torch_fidelity_kid(x.double(), y.double(), 10, 200)
-    assert mean == pytest.approx(want_mean, rel=1e-6)  # measured: 3e-8
-    assert std == pytest.approx(want_std, rel=1e-5)
+    assert mean == pytest.approx(want_mean, rel=1e-4) and std == pytest.approx(want_std, rel=1e-3)
 
 
 def test_kid_of_a_set_against_itself_is_about_zero() -> None:
@@ -81,7 +82,8 @@ def test_kid_of_a_set_against_itself_is_about_zero() -> None:
     k = (x.double() @ x.double().T / 256 + 1) ** 3
     off, diagonal = (k.sum() - k.diagonal().sum()) / (n * (n - 1)), k.diagonal().mean()
     mean, std = kernel_inception_distance(x, x, subsets=3, subset_size=n)
-    assert std < 1e-12 and mean == pytest.approx(float(2 / n * (off - diagonal)), rel=1e-6)
+    # every subset is the same set in another order: the same value up to float32 summation order
+    assert std < 1e-4 * abs(mean) and mean == pytest.approx(float(2 / n * (off - diagonal)), rel=1e-4)
 
 
 def test_kid_refuses_bad_sizes_and_options() -> None:

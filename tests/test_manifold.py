@@ -299,7 +299,7 @@ def test_accumulators_read_the_kept_features_at_the_end(realistic, on_disk) -> N
     for lo in range(0, 100, 16):
         kept.update(InceptionOutput(pool3=samples[order[lo : lo + 16]]), order[lo : lo + 16])
     p, r = precision_recall(samples, reference, precision="float32")
-    assert pr.fields({}) == {"precision": p, "recall": r, "pr_k": 3, "pr_precision": "float32"}
+    assert pr.fields({}) == {"improved_precision": p, "improved_recall": r, "pr_k": 3, "pr_distances": "float32"}
     d, c = density_coverage(samples, reference, k=4)
     assert prdc.fields({}) == {"density": d, "coverage": c, "prdc_k": 4}
     assert pr.state() == {} and prdc.state() == {} and pr.warnings({}) == []  # nothing to merge or save

@@ -58,7 +58,7 @@ _EXPORTS = {
     "InceptionScoreWarning": "errors",
 }
 
-__all__ = ["__version__", "compute", "merge_stats", *_EXPORTS]
+__all__ = ["__version__", "compute", "merge_stats", "compute_statistics", "evaluate", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -137,3 +137,55 @@ def merge_stats(paths: list[str]) -> Result:
     from .run.merge import merge_stats as merge
 
     return build_result(merge(paths))  # type: ignore[return-value]
+
+
+ADM_METRICS = ("is", "fid", "sfid", "pr", "prdc")  # the ADM evaluator's five numbers, plus density/coverage
+
+
+def evaluate(ref_batch: Any, sample_batch: Any, **options: Any) -> Result:
+    """The ADM evaluator's numbers (openai/guided-diffusion ``evaluations/evaluator.py``) in one pass
+    per set: Inception Score (chunks of 5000, the mean), FID, sFID, precision and recall (k = 3,
+    float16 distances), plus density and coverage (k = 5).
+
+    Args:
+        ref_batch: the reference batch: an ADM ``.npz`` (``arr_0`` images; stored ``mu``, ``sigma``,
+            ``mu_s``, ``sigma_s`` are used as they are), or any image source.
+        sample_batch: the samples: an ADM ``.npz`` or any source :func:`compute` reads.
+        options: as for :func:`compute` (``weights``, ``device``, ``batch_size``, ``pr_precision``...);
+            ``protocol`` is ``adm`` and ``metrics`` the five above unless given.
+
+    Returns:
+        :class:`Result` with ``inception_score_mean``, ``fid``, ``sfid``, ``improved_precision``,
+        ``improved_recall``, ``density``, ``coverage`` and the provenance.
+
+    Example:
+        >>> r = evaluate("VIRTUAL_imagenet256_labeled.npz", "samples.npz")  # doctest: +SKIP
+        >>> r.fid, r.sfid, r.improved_precision  # doctest: +SKIP
+    """
+    options.setdefault("protocol", "adm")
+    options.setdefault("metrics", ADM_METRICS)
+    return compute(sample_batch, ref=ref_batch, **options)  # type: ignore[return-value]
+
+
+def compute_statistics(
+    source: Any, output: str, *, features: bool = False, spatial: bool = False, **options: Any
+) -> dict[str, Any]:
+    """Compute a reference once and write it to ``output`` (``.npz``): what ``--ref`` reads back.
+
+    The file holds ``mu`` and ``sigma`` of the pool3 features (pytorch-fid's keys and
+    conventions, so pytorch-fid and the ADM evaluator read it too), with ``spatial`` also
+    ``mu_s``/``sigma_s`` (sFID), with ``features`` the pool3 rows (KID, precision/recall: 8 KB per
+    image), and its provenance (weights sha256, N, package version). Written atomically; the output
+    path is checked before any work.
+
+    Returns:
+        the provenance written (a dict).
+
+    Example:
+        >>> compute_statistics("real_images/", "ref.npz", features=True)  # doctest: +SKIP
+        {'weights_sha256': '6726825d...', 'num_images': 50000, ...}
+    """
+    from .options import Options
+    from .run.pipeline import statistics
+
+    return statistics(source, output, Options.from_kwargs(**options), features=features, spatial=spatial)

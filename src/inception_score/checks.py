@@ -101,5 +101,3 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise OptionsError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
     return value  # type: ignore[no-any-return]
-
-

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -35,6 +36,9 @@ examples:
   inception-score samples/ --shard 3/8 --save-stats s3.pt      one shard of a job array ...
   inception-score merge s*.pt                                   ... and the score of all shards
   inception-score samples/ --state run.pt       resumable: run the same command again after a crash
+  inception-score samples/ --ref real/          IS, FID and KID against real images, in one pass
+  inception-score stats real/ -o ref.npz --with-features   a reference once, for --ref ref.npz later
+  inception-score evaluate VIRTUAL_imagenet256_labeled.npz samples.npz   the ADM evaluator's numbers
 
 weights: --weights PATH, else $INCEPTION_SCORE_WEIGHTS, else the torch hub cache
 ($TORCH_HOME/hub/checkpoints, shared with torch-fidelity and pytorch-fid), else download.
@@ -56,6 +60,28 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def _option_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """One flag per field of Options (or of ``names``), typed as the field."""
+    for f in dataclasses.fields(Options):
+        if names is not None and f.name not in names:
+            continue
+        meta = dict(f.metadata)
+        if meta.pop("cli", True) is False:
+            continue
+        meta.pop("parse", None)  # applied after parsing, so that its errors are ours (one line)
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action="store_true", help=meta["help"])
+            continue
+        first = str(f.type).split("|")[0].strip()  # "int | None" -> int; "tuple[...] | None" -> str
+        kind = {"int": int, "float": float}.get(first, str)
+        parser.add_argument(flag, type=kind, default=None, **meta)
+
+
+RUN_FLAGS = ("weights", "device", "batch_size", "num_workers", "recursive", "image_range", "on_error", "precision",
+             "cache", "compile")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -69,18 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="folder, image, .npz/.npy, .tar/.zip, glob pattern or @list.txt (several are concatenated)",
     )
-    for f in dataclasses.fields(Options):
-        meta = dict(f.metadata)
-        if meta.pop("cli", True) is False:
-            continue
-        meta.pop("parse", None)  # applied after parsing, so that its errors are ours (one line)
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action="store_true", help=meta["help"])
-            continue
-        first = str(f.type).split("|")[0].strip()  # "int | None" -> int; "tuple[...] | None" -> str
-        kind = {"int": int, "float": float}.get(first, str)
-        parser.add_argument(flag, type=kind, default=None, **meta)
+    _option_flags(parser)
     _output_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -95,6 +110,66 @@ def build_merge_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="+", metavar="FILE", help="statistics files written with --save-stats")
     _output_flags(parser)
     return parser
+
+
+def build_stats_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} stats",
+        description="Compute a reference once: mu and sigma of the pool3 features (pytorch-fid's keys and "
+        "conventions, so pytorch-fid and the ADM evaluator read the file), optionally the spatial statistics "
+        "(sFID) and the features (KID, precision/recall), with provenance. Pass the file with --ref later.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="the reference images (any source)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to write the statistics")
+    parser.add_argument("--with-features", action="store_true", help="also the pool3 features (8 KB per image)")
+    parser.add_argument("--spatial", action="store_true", help="also mu_s/sigma_s of the spatial features (sFID)")
+    _option_flags(parser, RUN_FLAGS)
+    _output_flags(parser)
+    return parser
+
+
+def build_evaluate_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} evaluate",
+        description="The ADM evaluator's numbers (openai/guided-diffusion evaluations/evaluator.py): Inception "
+        "Score (chunks of 5000), FID, sFID, precision and recall (k=3, float16 distances), plus density and "
+        "coverage (k=5), from one pass per set, without TensorFlow.",
+    )
+    parser.add_argument("ref_batch", metavar="REF_BATCH", help="reference batch: an ADM .npz (arr_0, mu, sigma, ...)")
+    parser.add_argument("sample_batch", metavar="SAMPLE_BATCH", help="samples: an ADM .npz, or any source")
+    _option_flags(parser, (*RUN_FLAGS, "pr_precision", "prdc_k", "metrics"))
+    _output_flags(parser)
+    return parser
+
+
+def evaluator_lines(result: Any) -> list[str]:
+    """The evaluator's five lines (its names and order), then density and coverage and the provenance."""
+    lines = [f"Inception Score: {result.inception_score_mean}"]
+    for label, value in (("FID", result.fid), ("sFID", result.sfid), ("Precision", result.improved_precision),
+                         ("Recall", result.improved_recall), ("Density", result.density),
+                         ("Coverage", result.coverage)):  # fmt: skip
+        if value is not None:
+            lines.append(f"{label}: {value}")
+    extra = [line for line in result.summary_lines() if line.startswith(("reference:", "weights:", "time:"))]
+    return lines + extra
+
+
+def evaluator_json(result: Any) -> str:
+    """One JSON object with the evaluator's names (inception_score, fid, sfid, precision, recall), then
+    density, coverage and the whole result under ``details``."""
+    import json
+
+    payload = {
+        "inception_score": result.inception_score_mean,
+        "fid": result.fid,
+        "sfid": result.sfid,
+        "precision": result.improved_precision,
+        "recall": result.improved_recall,
+        "density": result.density,
+        "coverage": result.coverage,
+        "details": result.to_dict(),
+    }
+    return json.dumps(payload, indent=2)
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -115,27 +190,20 @@ def _one_line_warning(
     print(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
 
 
+SUBCOMMANDS = {"merge": build_merge_parser, "stats": build_stats_parser, "evaluate": build_evaluate_parser}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    merging = bool(argv) and argv[0] == "merge"
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     try:
-        args = build_merge_parser().parse_args(argv[1:]) if merging else build_parser().parse_args(argv)
+        args = SUBCOMMANDS[command]().parse_args(argv[1:]) if command else build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and malformed flags (2, already printed)
         return int(exc.code or 0)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
-            if merging:
-                from . import merge_stats
-
-                result: Any = merge_stats(list(args.files))
-            else:
-                if not args.sources and not args.generator:
-                    raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")
-                options = options_from_args(args)
-                from . import compute
-
-                result = compute(list(args.sources), options)
+            result: Any = _run_command(command, args)
         except InceptionScoreError as exc:
             if args.debug:
                 raise
@@ -151,8 +219,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: internal error: {message}", file=sys.stderr)
             return 1
     if _is_main_process():  # under torchrun, rank 0 speaks for all
-        print(result.to_json() if args.json else "\n".join(printable(line) for line in result.summary_lines()))
+        if command == "evaluate":
+            text = evaluator_json(result) if args.json else "\n".join(printable(x) for x in evaluator_lines(result))
+        elif command == "stats":
+            text = (json.dumps(result, indent=2) if args.json else
+                    printable(f"statistics of {result['num_images']} images written to {args.output}"))  # fmt: skip
+        else:
+            text = result.to_json() if args.json else "\n".join(printable(line) for line in result.summary_lines())
+        print(text)
     return 0
+
+
+def _run_command(command: str | None, args: argparse.Namespace) -> Any:
+    """Run the (sub)command of the parsed arguments; returns its result."""
+    from . import compute, compute_statistics, evaluate, merge_stats
+
+    if command == "merge":
+        return merge_stats(list(args.files))
+    options = options_from_args(args)
+    if command == "stats":
+        values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options) if f.name in RUN_FLAGS}
+        return compute_statistics(list(args.sources), args.output, features=args.with_features,
+                                  spatial=args.spatial, progress=options.progress, **values)  # fmt: skip
+    if command == "evaluate":
+        values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options)
+                  if getattr(args, f.name, None) not in (None, False)}  # fmt: skip
+        return evaluate(args.ref_batch, args.sample_batch, progress=options.progress, **values)
+    if not args.sources and not args.generator:
+        raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")
+    return compute(list(args.sources), options)
 
 
 def _is_main_process() -> bool:

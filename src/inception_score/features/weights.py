@@ -38,14 +38,13 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ..atomic import atomic_write
-from ..errors import WeightsError, printable
+from ..errors import WeightsError, printable, warn
 
 if TYPE_CHECKING:
     import torch
@@ -333,9 +332,7 @@ def download(
             raise _DownloadError(
                 url, dest, f"cannot write to {dest.parent} ({problem}) nor to {fallback} ({fallback_problem})"
             )
-        warnings.warn(
-            f"Cannot write to {dest.parent} ({problem}); saving {dest.name} in {fallback} instead.", stacklevel=2
-        )
+        warn(f"Cannot write to {dest.parent} ({problem}); saving {dest.name} in {fallback} instead.")
         dest = fallback / dest.name
 
     lock_path = dest.with_name(dest.name + ".lock")

@@ -8,7 +8,6 @@ any work (``on_error="fail"``), or drops the unreadable ones (``on_error="skip"`
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InceptionScoreWarning, InputError
+from ..errors import InputError, warn
 from .base import Batch, ImageSource, collate_list, stack_if_same_size
 from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_header, decode_image, list_images
 
@@ -81,11 +80,9 @@ class FolderSource(ImageSource):
             self.paths = [os.path.realpath(p)]
         lossy = sum(os.path.splitext(q)[1][1:].lower() in LOSSY_EXTENSIONS for q in self.paths)
         if lossy:
-            warnings.warn(
+            warn(
                 f"{self.name}: {lossy} of {len(self.paths)} images are JPEGs; lossy compression "
-                f"changes the score, so compare only with numbers computed on the same files",
-                InceptionScoreWarning,
-                stacklevel=2,
+                f"changes the score, so compare only with numbers computed on the same files"
             )
 
     def __len__(self) -> int:
@@ -143,8 +140,4 @@ class FolderSource(ImageSource):
             images = [img for _, img, _, _ in items]
             yield Batch(np.array([i for i, _, _, _ in items], dtype=np.int64), stack_if_same_size(images))
         if animated:
-            warnings.warn(
-                f"{self.name}: {animated} animated images (GIF/WebP); each was scored by its first frame",
-                InceptionScoreWarning,
-                stacklevel=2,
-            )
+            warn(f"{self.name}: {animated} animated images (GIF/WebP); each was scored by its first frame")

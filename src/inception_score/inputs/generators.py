@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_choice, check_image_range, check_int
 from ..errors import InputError, OptionsError
-from ..options import check_image_range
 from .arrays import images_to_uint8
 from .base import Batch, ImageSource, index_ranges
 
@@ -85,11 +85,8 @@ class GeneratorSource(ImageSource):
     ) -> None:
         if not callable(sample_fn):
             raise InputError(f"{name}: sample_fn is a {type(sample_fn).__name__}; expected a function of n")
-        for option, value, minimum in (("num_samples", num_samples, 1), ("batch_size", batch_size, 1)):
-            if value is None and option == "batch_size":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                raise OptionsError(f"{option}: got {value!r}, expected a positive integer")
+        num_samples = check_int(num_samples, "num_samples")
+        batch_size = check_int(batch_size, "batch_size") if batch_size is not None else None
         self.sample_fn = sample_fn
         self.num_samples = int(num_samples)
         self.batch_size = batch_size
@@ -212,15 +209,9 @@ class ModuleGenerator:
         device: str | torch.device = "cpu",
         image_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
-        for option, value in (("z_dim", z_dim), ("num_classes", num_classes), ("seed", seed)):
-            if value is None and option == "num_classes":
-                continue
-            minimum = 0 if option == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                kind = "a non-negative" if minimum == 0 else "a positive"
-                raise OptionsError(f"{option}: got {value!r}, expected {kind} integer")
-        if latents not in ("normal", "sobol"):
-            raise OptionsError(f"latents: got {latents!r}, expected 'normal' or 'sobol'")
+        z_dim, seed = check_int(z_dim, "z_dim"), check_int(seed, "seed", 0)
+        num_classes = check_int(num_classes, "num_classes") if num_classes is not None else None
+        check_choice(latents, "latents", ("normal", "sobol"))
         if latents == "sobol" and z_dim > torch.quasirandom.SobolEngine.MAXDIM:
             raise OptionsError(
                 f"z_dim: got {z_dim}, but Sobol latents support at most {torch.quasirandom.SobolEngine.MAXDIM}"

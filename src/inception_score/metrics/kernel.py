@@ -17,10 +17,12 @@ it (TFd = toshas/torch-fidelity 5e211a9; REFERENCE-METRICS §2), with its defaul
 * the result is the mean over subsets and their population std (``np.std``, ddof 0; :127-130);
 * a subset size above either N is refused (:106-111), not shrunk as StyleGAN3 and clean-fid do.
 
-*Arithmetic*: the features are float32 and x^T y is a float32 matrix product, as in
-torch-fidelity (TF32 off on GPU); the kernel values and their sums are then float64, where
-torch-fidelity stays in float32 (its sums of 10^6 values carry ~1e-7 relative rounding). The
-two agree to ~1e-6 relative on pool3-like features (tests/test_kernel.py measures it).
+*Arithmetic*: float32 throughout, as torch-fidelity: the product x^T y, the kernel values and
+their sums (NumPy on the CPU, in torch-fidelity's order, so the number is its number to the
+bit; torch on a GPU, TF32 off). Float32 sums of 10^6 kernel values carry ~1e-7 absolute
+rounding, ~1e-5 relative on a small KID: a float64 computation of the definition would be more
+accurate, but would not be the number papers quote from torch-fidelity (tests/test_kernel.py
+measures both).
 
 :func:`kernel_inception_distance` is the pure function; :class:`KID` is the run's accumulator,
 which keeps no state of its own and reads the samples' features kept by a
@@ -147,24 +149,41 @@ def _kid(
             raise InputError(f"KID: the {name} features hold NaN or inf")
     device = torch.device(device) if device is not None else x.device
     rng = np.random.RandomState(seed)
-    mmd2 = torch.zeros(subsets, dtype=torch.float64, device=device)
+    mmd2 = np.zeros(subsets, dtype=np.float64)
     with ieee_fp32(device):
         for i in range(subsets):
             draw = rng.choice(n1, m, replace=False)  # the samples first, then the reference (TFd:117-123)
             rows = draw if x_index is None else x_index[draw]
             a = x.index_select(0, torch.from_numpy(rows).to(x.device))  # m x D
             b = y.index_select(0, torch.from_numpy(rng.choice(n2, m, replace=False)).to(y.device))  # m x D
-            a, b = a.to(device, torch.float32), b.to(device, torch.float32)
-            k_xx, k_yy, k_xy = _poly(a, a, d), _poly(b, b, d), _poly(a, b, d)  # m x m float64 each
-            within = (k_xx.sum() - k_xx.diagonal().sum()) + (k_yy.sum() - k_yy.diagonal().sum())
-            mmd2[i] = within / (m * (m - 1)) - 2 * k_xy.sum() / (m * m)  # TFd metric_kid.py:52-56
-    values = mmd2.cpu().numpy()
-    return float(np.mean(values)), float(np.std(values))
+            mmd2[i] = _mmd2(a.to(device, torch.float32), b.to(device, torch.float32), d)
+    return float(np.mean(mmd2)), float(np.std(mmd2))
+
+
+def _mmd2(a: Tensor, b: Tensor, d: int) -> float:
+    """The unbiased MMD^2 of one pair of subsets, in float32 as torch-fidelity computes it (TFd
+    metric_kid.py:21-70): its number includes its float32 rounding, which on a small KID is ~1e-5
+    relative (a float64 computation differs from it by that much). On the CPU the same NumPy
+    float32 operations in the same order give its bits; on a GPU, torch's float32 operations."""
+    m = len(a)
+    if a.device.type == "cpu":
+        xa, xb = a.numpy(), b.numpy()
+        k_xx, k_yy, k_xy = (_poly_np(u, v, d) for u, v in ((xa, xa), (xb, xb), (xa, xb)))
+        within = (k_xx.sum(axis=1) - np.diagonal(k_xx)).sum() + (k_yy.sum(axis=1) - np.diagonal(k_yy)).sum()
+        return float(within / (m * (m - 1)) - 2 * k_xy.sum(axis=0).sum() / (m * m))
+    k_xx, k_yy, k_xy = _poly(a, a, d), _poly(b, b, d), _poly(a, b, d)  # m x m float32 each
+    within = (k_xx.sum(dim=1) - k_xx.diagonal()).sum() + (k_yy.sum(dim=1) - k_yy.diagonal()).sum()
+    return float(within / (m * (m - 1)) - 2 * k_xy.sum(dim=0).sum() / (m * m))
+
+
+def _poly_np(a: np.ndarray, b: np.ndarray, d: int) -> np.ndarray:
+    """(a b^T / d + 1)^3 in float32 (TFd metric_kid.py:63-70: gamma = 1/d, coef0 = 1, degree 3)."""
+    return (np.matmul(a, b.T) * (1.0 / d) + 1) ** 3
 
 
 def _poly(a: Tensor, b: Tensor, d: int) -> Tensor:
-    """(a b^T / d + 1)^3: the float32 product (as TFd), the kernel in float64 (TFd metric_kid.py:63-70)."""
-    return (a @ b.T).double().div_(d).add_(1).pow_(3)
+    """:func:`_poly_np` in torch (float32, on the subsets' device)."""
+    return (a @ b.T * (1.0 / d) + 1) ** 3
 
 
 class KID(Accumulator):

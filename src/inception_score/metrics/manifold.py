@@ -479,7 +479,8 @@ class PrecisionRecall(Accumulator):
     ``features.filled()`` marks (all rows if it has no such method) on ``features.device`` (the
     run's device; default: as :func:`precision_recall`). ``reference`` is a
     :class:`~.reference.Reference` with features (or an M x 2048 matrix).
-    Fields: ``precision``, ``recall``, ``pr_k``, ``pr_precision``.
+    Fields: ``improved_precision``, ``improved_recall`` (the paper's title; ``precision`` names the
+    network's arithmetic in a result), ``pr_k``, ``pr_distances``.
 
     Raises:
         InputError: at construction, a reference without features (statistics only).
@@ -494,7 +495,7 @@ class PrecisionRecall(Accumulator):
         >>> pr = PrecisionRecall(kept, Reference(features=real))
         >>> kept.update(InceptionOutput(pool3=real + 10), np.arange(30))  # the run, batch by batch
         >>> pr.fields({})
-        {'precision': 0.0, 'recall': 0.0, 'pr_k': 3, 'pr_precision': 'float16'}
+        {'improved_precision': 0.0, 'improved_recall': 0.0, 'pr_k': 3, 'pr_distances': 'float16'}
     """
 
     name = "pr"
@@ -523,7 +524,7 @@ class PrecisionRecall(Accumulator):
         p, r, self.fallbacks = _precision_recall(
             rows, self.reference, self.k, self.precision, self.block, device, index
         )
-        return {"precision": p, "recall": r, "pr_k": self.k, "pr_precision": self.precision}
+        return {"improved_precision": p, "improved_recall": r, "pr_k": self.k, "pr_distances": self.precision}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
         return [_fallback_message(self.fallbacks)] if self.fallbacks else []

@@ -1,9 +1,11 @@
 """Which accumulators a run uses, from a small, serialisable description of the run's metrics.
 
 :class:`MetricSpec` holds everything that decides the accumulators' shapes and arithmetic (the
-protocol, N, the classes, the bootstrap and its seed, ...). It is stored in statistics and state
-files, so that ``merge`` and a resumed run rebuild exactly the same accumulators, and two files
-can be merged only when their specs agree.
+protocol, N, the classes, the bootstrap and its seed, the comparison metrics and their options).
+It is stored in statistics and state files, so that ``merge`` and a resumed run rebuild exactly the
+same accumulators, and two files can be merged only when their specs agree. The Inception Score
+(with its uncertainty and diagnostics) is always computed; FID, KID, sFID, precision/recall and
+density/coverage compare the samples with a :class:`~.reference.Reference`.
 
 Example:
     >>> spec = MetricSpec(protocol="original", splits=2, num_images=40, num_classes=4, named=False, bootstrap=0)
@@ -19,15 +21,23 @@ from typing import Any
 
 import torch
 
+from ..errors import OptionsError
 from .base import Accumulator
 from .confidence import ConfidentImages
 from .diagnostics import ClassDiagnostics, class_names
+from .features import PooledFeatures
+from .frechet import FIDInfinity, FrechetDistance, SpatialFrechetDistance
 from .inception import SplitScores
+from .kernel import KID
+from .manifold import DensityCoverage, PrecisionRecall
 from .near_duplicates import NearDuplicates
 from .protocols import SplitPlan
+from .reference import Reference
 from .uncertainty import NestedSubsets, PoissonBootstrap
 
-__all__ = ["MetricSpec", "build_accumulators"]
+__all__ = ["MetricSpec", "build_accumulators", "COMPARISONS"]
+
+COMPARISONS = ("fid", "kid", "sfid", "pr", "prdc")  # the metrics that need a reference
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,17 @@ class MetricSpec:
     bootstrap: int = 200
     seed: int = 0
     gallery: bool = False  # keep each image's confidence for the report's most/least confident images
+    metrics: tuple[str, ...] = ("is",)  # is, fid, kid, sfid, pr, prdc
+    fid_infinity: bool = False
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_precision: str = "float16"
+    prdc_k: int = 5
+
+    @property
+    def keeps_features(self) -> bool:
+        """Whether every sample's pool3 features are kept (8 KB per image): KID, FID_inf, P/R, D/C."""
+        return self.fid_infinity or any(m in self.metrics for m in ("kid", "pr", "prdc"))
 
     def plan(self) -> SplitPlan:
         return SplitPlan(self.protocol, self.num_images, self.splits)
@@ -52,11 +73,20 @@ class MetricSpec:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> MetricSpec:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        kept = {k: v for k, v in values.items() if k in known}
+        if "metrics" in kept:
+            kept["metrics"] = tuple(kept["metrics"])
+        return cls(**kept)
 
 
-def build_accumulators(spec: MetricSpec, device: torch.device | str = "cpu") -> list[Accumulator]:
-    """The accumulators of ``spec``, in the order their fields are computed (later ones read earlier ones)."""
+def build_accumulators(
+    spec: MetricSpec, device: torch.device | str = "cpu", reference: Reference | None = None
+) -> list[Accumulator]:
+    """The accumulators of ``spec``, in the order their fields are computed (later ones read earlier ones).
+
+    Raises OptionsError when a comparison metric is asked for without a ``reference``, and the
+    comparison metrics' own errors (a reference lacking what they need, a KID subset larger than N).
+    """
     plan = spec.plan()
     out: list[Accumulator] = [
         ClassDiagnostics(plan, spec.num_classes, spec.named, device),
@@ -70,4 +100,24 @@ def build_accumulators(spec: MetricSpec, device: torch.device | str = "cpu") -> 
         out.append(NearDuplicates(spec.num_images, spec.num_classes, device=device, names=names))
     if spec.gallery:
         out.append(ConfidentImages(spec.num_images, device=device))
+    comparisons = [m for m in spec.metrics if m in COMPARISONS]
+    if not comparisons and not spec.fid_infinity:
+        return out
+    if reference is None:
+        raise OptionsError(f"metrics: {', '.join(comparisons or ['fid_infinity'])} need a reference (--ref)")
+    features = PooledFeatures(spec.num_images, device=device) if spec.keeps_features else None
+    if features is not None:
+        out.append(features)
+    if "fid" in spec.metrics:
+        out.append(FrechetDistance(reference, device=device))
+    if "sfid" in spec.metrics:
+        out.append(SpatialFrechetDistance(reference, device=device))
+    if "kid" in spec.metrics:
+        out.append(KID(features, reference, spec.kid_subsets, spec.kid_subset_size))
+    if spec.fid_infinity:
+        out.append(FIDInfinity(features, reference, seed=spec.seed))
+    if "pr" in spec.metrics:
+        out.append(PrecisionRecall(features, reference, precision=spec.pr_precision))
+    if "prdc" in spec.metrics:
+        out.append(DensityCoverage(features, reference, k=spec.prdc_k))
     return out

@@ -29,13 +29,14 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import InputError
+from ..inputs.opening import one_line, open_regular
 
 __all__ = ["FORMAT", "VERSION", "MUST_AGREE", "save_stats", "load_stats", "check_ranges", "check_agreement"]
 
 FORMAT = "inception-score-stats"
 VERSION = 2  # 2: the state of each accumulator by name (1: one ScoreState)
 # Provenance fields two shards must share to be merged (start/stop must tile 0..N instead).
-MUST_AGREE = ("package_version", "weights_sha256", "spec", "precision")
+MUST_AGREE = ("package_version", "weights_sha256", "spec", "precision", "reference")
 
 
 def save_stats(path: str | os.PathLike[str], provenance: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
@@ -49,13 +50,11 @@ def save_stats(path: str | os.PathLike[str], provenance: dict[str, Any], state: 
 def load_stats(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(provenance, state) of a stats file; InputError naming the file if it is not one."""
     name = os.fsdecode(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{name}: not an inception-score statistics file ({first})") from None
+    with open_regular(path, name, "a statistics file written by --save-stats or --state") as f:  # no FIFO hangs
+        try:
+            payload = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+            raise InputError(f"{name}: not an inception-score statistics file ({one_line(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{name}: not an inception-score statistics file (written with --save-stats or --state)")
     if payload.get("version") != VERSION:

@@ -22,6 +22,7 @@ from ..metrics.base import ShapeMismatch
 from ..metrics.registry import MetricSpec, build_accumulators
 from .checkpoint import check_agreement, check_ranges, load_stats
 from .measurement import Measurement
+from .reference import reference_from_tensors
 
 __all__ = ["merge_stats"]
 
@@ -37,7 +38,8 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
         check_agreement(first, provenance, first_name, name)
     spec = MetricSpec.from_dict(first["spec"])
     check_ranges([(name, p["start"], p["stop"]) for name, p, _ in loaded], spec.num_images)
-    accumulators = build_accumulators(spec)
+    reference = reference_from_tensors(loaded[0][2], first["reference"]) if first.get("reference") else None
+    accumulators = build_accumulators(spec, reference=reference)
     for name, _, tensors in loaded:
         for accumulator in accumulators:
             prefix = accumulator.name + "."
@@ -55,5 +57,7 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
         "package_version": __version__,
         "torch_version": torch.__version__,
         "sources": names,
+        "metrics": list(spec.metrics),
+        "fid_reference": dict(first["reference"]) if first.get("reference") else None,
     }
     return Measurement(accumulators, spec, facts)

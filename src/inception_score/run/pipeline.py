@@ -2,10 +2,11 @@
 
 The pipeline decides nothing about the mathematics (that is :mod:`inception_score.metrics`) nor
 about the images (that is :mod:`inception_score.inputs`) nor the network (that is
-:mod:`inception_score.features`): it opens the sources, decides which images this process scores
-(:mod:`.plan`), moves batches of uint8 images through the extractor, and hands each batch's
-outputs to every accumulator the run asked for, knowing none of them by name. Then it adds the
-accumulators of all ranks, saves what was asked, and returns a
+:mod:`inception_score.features`): it opens the sources, checks every output path, decides which
+images this process scores (:mod:`.plan`), obtains the reference of the comparison metrics
+(:mod:`.reference`: a statistics file, or one pass over real images), then feeds each batch's
+outputs to every accumulator the run asked for (:func:`.loop.feed`, which knows none of them by
+name). Then it adds the accumulators of all ranks, saves what was asked, and returns a
 :class:`~inception_score.run.measurement.Measurement`. Memory does not grow with N beyond what
 the accumulators keep per image.
 """
@@ -13,7 +14,6 @@ the accumulators keep per image.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,38 +28,38 @@ from ..features.cache import CachedExtractor, OutputCache
 from ..features.classifier import NOT_COMPARABLE
 from ..features.extractor import (
     Extractor,
-    NonFiniteOutput,
     classifier_extractor,
     custom_extractor,
     inception_extractor,
     require_inception,
 )
 from ..inputs.base import ImageSource
-from ..inputs.folders import FolderSource
 from ..inputs.generators import generator_source
 from ..inputs.models import load_model
 from ..inputs.sources import open_sources
 from ..metrics.base import Accumulator, ShapeMismatch
 from ..metrics.protocols import SplitPlan
+from ..metrics.reference import Reference
 from ..metrics.registry import MetricSpec, build_accumulators
 from ..options import Options
 from .checkpoint import check_agreement, load_stats, save_stats
 from .distributed import all_reduce
+from .loop import Span, feed, states_of
 from .measurement import Measurement
 from .outputs import check_output_dir, check_output_file
-from .plan import (
-    MAX_WORKERS,
-    Work,
-    assign_work,
-    available_cpus,
-    default_workers,
-    iterate_batches,
-    locate,
-    resolve_device,
-)
+from .plan import Work, assign_work, default_workers, resolve_device, sums_device
 from .precision_check import PrecisionCheck
+from .reference import (
+    ReferenceNeeds,
+    compute_reference,
+    load_statistics,
+    reference_from_tensors,
+    reference_tensors,
+    statistics_kind,
+)
+from .screening import screen_files
 
-__all__ = ["run", "open_inputs"]
+__all__ = ["run", "open_inputs", "resolve_metrics"]
 
 
 def run(sources: Any, options: Options | None = None, network: nn.Module | None = None) -> Measurement:
@@ -78,7 +78,8 @@ def run(sources: Any, options: Options | None = None, network: nn.Module | None 
 
 
 def open_inputs(sources: Any, options: Options) -> tuple[list[ImageSource], list[tuple[str, str]]]:
-    """The opened sources (plus ``--generator``'s samples) and the files skipped by ``--on-error skip``."""
+    """The opened sources (plus ``--generator``'s samples) and the files skipped by ``--on-error skip``;
+    every output path is checked first."""
     if options.generator:
         loaded = load_model(options.generator, "generator")
         extra: dict[str, Any] = {"image_range": options.image_range} if options.image_range else {}
@@ -88,21 +89,17 @@ def open_inputs(sources: Any, options: Options) -> tuple[list[ImageSource], list
         sources = [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
     opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)
     check_outputs(options, opened)
-    return opened, _screen_files(opened, options, resolve_device(options.device))
+    return opened, screen_files(opened, options.on_error, options.num_workers, resolve_device(options.device))
 
 
 def input_paths(opened: Sequence[ImageSource], options: Options) -> list[str]:
-    """Every file and folder the run reads: the sources, their files, the weights, the models."""
-    paths: list[str] = []
+    """Every file and folder the run reads: the sources, their files, the weights, the models, the reference."""
+    paths: list[Any] = []
     for source in opened:
-        paths += [
-            p for p in (getattr(source, "path", None), source.name.lstrip("@")) if isinstance(p, (str, os.PathLike))
-        ]
-        paths += list(getattr(source, "paths", ()))
-    for spec in (options.weights, options.generator, options.classifier):
-        if spec and os.path.exists(spec):
-            paths.append(spec)
-    return [os.fspath(p) for p in paths if os.path.exists(p)]
+        paths += [getattr(source, "path", None), source.name.lstrip("@"), *getattr(source, "paths", ())]
+    paths += [options.weights, options.generator, options.classifier]
+    paths += [options.ref] if isinstance(options.ref, str) else []
+    return [os.fspath(p) for p in paths if isinstance(p, (str, os.PathLike)) and os.path.exists(p)]
 
 
 def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
@@ -124,15 +121,55 @@ def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
             check_output_dir(getattr(options, option), option, inputs)
 
 
+def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
+    """The metrics of the run (IS always first) and whether KID was only implied (not asked for).
+
+    Without ``--metrics``: IS, plus FID and KID with ``--ref`` (KID when the reference has images
+    or stored features: a pytorch-fid file holds mu and sigma only).
+    """
+    if options.metrics:
+        return ("is", *(m for m in options.metrics if m != "is")), False
+    if options.ref is None:
+        return ("is",), False
+    ref = options.ref
+    has_features = True
+    if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
+        kind = statistics_kind(ref)
+        has_features = "ADM" in kind or _has_key(ref, "features")
+    return ("is", "fid", "kid") if has_features else ("is", "fid"), has_features
+
+
+def _has_key(path: str, key: str) -> bool:
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return f"{key}.npy" in zf.namelist()
+
+
 def _run(sources: Any, options: Options, network: nn.Module | None, start: float) -> Measurement:
     device = resolve_device(options.device)
     if network is not None and options.cache:
         raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
+    metrics, kid_implied = resolve_metrics(options)
     opened, skipped = open_inputs(sources, options)
     num_images = sum(len(s) for s in opened)
     SplitPlan(options.protocol, num_images, options.splits)  # refuse impossible splits before any work
+    _check_counts(metrics, kid_implied, num_images, options)
     work = assign_work(opened, device, options.device, options.batch_size, options.precision, options.shard)
-    extractor = _extractor(options, opened, network, work)
+    extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics)
+    _check_fields(extractor, metrics, options)
+    forward: Extractor | CachedExtractor = extractor
+    if options.cache:
+        weights = require_inception(extractor, "cache")
+        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, options.precision))
+    workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
+    state_path = _state_path(options.state, work)
+    saved = _saved_state(state_path)
+    reference = None
+    if options.ref is not None:
+        needs = _needs(metrics, options)
+        reference = _reference(options, forward, work, workers, needs, extractor, saved)
+        metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
     spec = MetricSpec(
         protocol=options.protocol,
         splits=options.splits,
@@ -142,30 +179,62 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         bootstrap=options.bootstrap,
         seed=options.seed,
         gallery=options.report is not None,
+        metrics=metrics,
+        fid_infinity=options.fid_infinity,
+        kid_subsets=options.kid_subsets,
+        kid_subset_size=options.kid_subset_size,
+        pr_precision=options.pr_precision,
+        prdc_k=options.prdc_k,
     )
-    accumulators = build_accumulators(spec, work.device)
-    provenance = _provenance(options, spec, extractor, work.batch_size)
-    forward: Extractor | CachedExtractor = extractor
-    if options.cache:
-        weights = require_inception(extractor, "cache")
-        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, options.precision))
-    state_path = _state_path(options.state, work)
-    position = _resume(state_path, accumulators, provenance, work.mine) if state_path else work.mine[0]
+    accumulators = build_accumulators(spec, sums_device(work.device), reference)
+    provenance = _provenance(options, spec, extractor, work.batch_size, reference)
+    position = _resume(state_path, saved, accumulators, provenance, work.mine) if saved else work.mine[0]
+    extra = reference_tensors(reference) if reference is not None else {}
 
-    _loop(opened, forward, accumulators, work, options, position, state_path, provenance)
+    def checkpoint(next_index: int) -> None:
+        if state_path:
+            span = {"start": work.mine[0], "stop": work.mine[1], "next": next_index}
+            save_stats(state_path, {**provenance, **span}, {**states_of(accumulators), **extra})
+
+    span = Span(work.mine[0], work.mine[1], work.batch_size, workers, work.device.type == "cuda")
+    progress = options.progress and work.is_main
+    sums = sums_device(work.device) if sums_device(work.device) != work.device else None
+    feed(opened, forward, accumulators, span, position, progress, "img", checkpoint, options.state_interval, sums)
 
     if work.world is not None:
         all_reduce([t for a in accumulators for t in a.state().values()], work.device)
     if options.save_stats and work.is_main:
-        save_stats(
-            options.save_stats, {**provenance, "start": work.shard[0], "stop": work.shard[1]}, _states(accumulators)
-        )
+        span_of_shard = {"start": work.shard[0], "stop": work.shard[1]}
+        save_stats(options.save_stats, {**provenance, **span_of_shard}, {**states_of(accumulators), **extra})
     elapsed = time.perf_counter() - start
+    facts = _facts(options, extractor, forward, work, opened, skipped, elapsed, spec, reference)
+    shard = None
+    if options.shard:
+        i, k = options.shard
+        shard = {"shard": f"{i}/{k}", "start": work.shard[0], "stop": work.shard[1], "stats_file": options.save_stats}
+    return Measurement(accumulators, spec, facts, sources=opened, shard=shard, is_main=work.is_main)
+
+
+def _facts(
+    options: Options,
+    extractor: Extractor,
+    forward: Extractor | CachedExtractor,
+    work: Work,
+    opened: Sequence[ImageSource],
+    skipped: list[tuple[str, str]],
+    elapsed: float,
+    spec: MetricSpec,
+    reference: Reference | None,
+) -> dict[str, Any]:
+    """The fields of the result that describe the run, not the images."""
     weights = extractor.weights
-    facts: dict[str, Any] = {
-        "num_images": num_images,
+    cached = isinstance(forward, CachedExtractor)
+    return {
+        "num_images": spec.num_images,
         "splits": spec.plan().num_splits,
         "protocol": options.protocol,
+        "metrics": list(spec.metrics),
+        "fid_reference": dict(reference.info) if reference is not None else None,
         "weights_sha256": weights.sha256 if weights else None,
         "weights_path": str(weights.path) if weights else None,
         "weights_source": weights.source if weights else f"custom classifier {options.classifier or ''}".rstrip(),
@@ -178,109 +247,97 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         "sources": [s.name for s in opened],
         "num_skipped": len(skipped),
         "skipped": [{"path": p, "reason": r} for p, r in skipped],
-        "cache_hits": forward.hits if isinstance(forward, CachedExtractor) else None,
-        "cache_misses": forward.misses if isinstance(forward, CachedExtractor) else None,
+        "cache_hits": forward.hits if cached else None,
+        "cache_misses": forward.misses if cached else None,
         "elapsed_s": elapsed,
         "images_per_second": (work.mine[1] - work.mine[0]) / elapsed if elapsed > 0 else 0.0,
     }
-    shard = None
-    if options.shard:
-        i, k = options.shard
-        shard = {"shard": f"{i}/{k}", "start": work.shard[0], "stop": work.shard[1], "stats_file": options.save_stats}
-    return Measurement(accumulators, spec, facts, sources=opened, shard=shard, is_main=work.is_main)
 
 
-def _loop(
-    opened: Sequence[ImageSource],
-    forward: Extractor | CachedExtractor,
-    accumulators: list[Accumulator],
-    work: Work,
+def _needs(metrics: Sequence[str], options: Options) -> ReferenceNeeds:
+    return ReferenceNeeds(
+        moments="fid" in metrics or options.fid_infinity,
+        spatial="sfid" in metrics,
+        features=any(m in metrics for m in ("kid", "pr", "prdc")),
+    )
+
+
+def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options) -> None:
+    """A custom network or classifier gives logits only: refuse the metrics that need features."""
+    wanted = {"fid": "pool3", "kid": "pool3", "pr": "pool3", "prdc": "pool3", "sfid": "spatial"}
+    for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
+        field = wanted.get(metric)
+        if field and field not in extractor.fields:
+            raise OptionsError(
+                f"metrics: {metric} needs the network's {field} features, and {extractor.description} gives "
+                f"{', '.join(extractor.fields)}; compare with the Inception network"
+            )
+
+
+def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, options: Options) -> None:
+    """Refuse, before any work, sample sets too small for a metric asked for."""
+    least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1}
+    if "kid" in metrics and not kid_implied:
+        least["kid"] = options.kid_subset_size
+    for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
+        if num_images < least.get(metric, 0):
+            hint = " (set --kid-subset-size)" if metric == "kid" else ""
+            raise InputError(
+                f"{metric}: needs at least {least[metric]} sample images, got {plural(num_images, 'image')}{hint}"
+            )
+
+
+def _drop_impossible_kid(
+    metrics: tuple[str, ...], implied: bool, num_images: int, reference: Reference, options: Options
+) -> tuple[str, ...]:
+    """KID that was only implied by --ref is left out, with a warning, when a set is smaller than a subset."""
+    if "kid" not in metrics or not implied:
+        return metrics
+    ref_count = len(reference.features) if reference.features is not None else 0
+    size = options.kid_subset_size
+    if num_images >= size and ref_count >= size:
+        return metrics
+    warn(
+        f"KID not computed: its subsets hold {size} images from each set, and there are {num_images} samples and "
+        f"{ref_count} reference images (set --kid-subset-size, or --metrics to choose)"
+    )
+    return tuple(m for m in metrics if m != "kid")
+
+
+def _reference(
     options: Options,
-    position: int,
-    state_path: str | None,
-    provenance: dict[str, Any],
-) -> None:
-    """The per-batch loop: images -> outputs -> every accumulator; progress and periodic state saves."""
-    from tqdm import tqdm
-
-    lo, hi = work.mine
-    workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
-    pin = work.device.type == "cuda"
-    bar = tqdm(total=hi - lo, initial=position - lo, unit="img", file=sys.stderr, dynamic_ncols=True,
-               disable=not (options.progress and work.is_main))  # fmt: skip
-    last_save = time.monotonic()
-    with bar, torch.inference_mode():
-        for batch in iterate_batches(opened, work.batch_size, workers, position, hi, pin):
-            outputs = _outputs(forward, batch.images, batch.indices, opened)
-            for accumulator in accumulators:
-                accumulator.update(outputs, batch.indices)
-            position = int(batch.indices[-1]) + 1
-            bar.update(len(batch.indices))
-            if state_path and time.monotonic() - last_save >= options.state_interval:
-                save_stats(state_path, {**provenance, "start": lo, "stop": hi, "next": position}, _states(accumulators))
-                last_save = time.monotonic()
-    if position != hi:
-        raise InputError(f"expected images {lo}..{hi - 1} from the sources, read up to {position - 1}")
-    if state_path:
-        save_stats(state_path, {**provenance, "start": lo, "stop": hi, "next": position}, _states(accumulators))
-
-
-def _outputs(forward: Extractor | CachedExtractor, images: Any, indices: Any, opened: Sequence[ImageSource]) -> Any:
-    """The batch's outputs; a NaN or inf output is refused, naming the image and the network."""
-    try:
-        return forward(images)
-    except NonFiniteOutput as exc:
-        index = int(indices[exc.row])
-        source, local = locate(opened, index)
-        network = forward.extractor.description if isinstance(forward, CachedExtractor) else forward.description
-        raise InputError(
-            f"{source.label(local)}: {network} gave NaN or inf ({exc.field}) for this image (image {index}); "
-            f"no score can include it (with --precision fast, try exact)"
-        ) from None
-
-
-def _states(accumulators: list[Accumulator]) -> dict[str, torch.Tensor]:
-    return {f"{a.name}.{k}": v for a in accumulators for k, v in a.state_dict().items()}
-
-
-def _load_states(accumulators: list[Accumulator], saved: dict[str, torch.Tensor], add: bool = False) -> None:
-    for accumulator in accumulators:
-        prefix = accumulator.name + "."
-        accumulator.load_state_dict({k[len(prefix) :]: v for k, v in saved.items() if k.startswith(prefix)}, add=add)
-
-
-def _screen_files(opened: list[ImageSource], options: Options, device: torch.device) -> list[tuple[str, str]]:
-    """fail: refuse the first file that cannot be an image by its metadata or header, before any
-    work (truncated pixel data is found only when decoding: it then stops the run with the file's
-    name). skip: decode every file once and drop the bad ones, so that N and the splits are known
-    before scoring."""
-    folders = [s for s in opened if isinstance(s, FolderSource)]
-    # header checks are cheap: in worker processes only where decoding gets workers anyway
-    workers = options.num_workers if options.num_workers is not None else min(MAX_WORKERS, available_cpus())
-    if options.on_error == "fail":
-        for folder in folders:
-            problem = folder.first_problem(workers if device.type != "cpu" else 0)
-            if problem:
-                raise InputError(problem)
-        return []
-    skipped: list[tuple[str, str]] = []
-    for folder in folders:
-        total = len(folder)
-        dropped = folder.drop_unreadable(workers)
-        for path, reason in dropped:
-            warn(f"skipped {path}: {reason}")
-        if not len(folder):
-            raise InputError(f"{folder.name}: none of its {total} image files could be read (first: {dropped[0][1]})")
-        skipped += dropped
-    if skipped:
-        warn(
-            f"skipped {len(skipped)} unreadable files; the score is over the {sum(len(s) for s in opened)} "
-            f"images that could be read"
+    forward: Extractor | CachedExtractor,
+    work: Work,
+    workers: int,
+    needs: ReferenceNeeds,
+    extractor: Extractor,
+    saved: tuple[dict[str, Any], dict[str, torch.Tensor]] | None,
+) -> Reference:
+    """The reference: from a resumed state file, a statistics file, or a pass over its images."""
+    if saved is not None and saved[0].get("reference"):
+        return reference_from_tensors(saved[1], saved[0]["reference"])
+    ref = options.ref
+    weights = extractor.weights.sha256 if extractor.weights else None
+    if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
+        stored, images_needed = load_statistics(ref, needs, weights)
+        if not images_needed:
+            return stored
+        missing = ReferenceNeeds(
+            moments=needs.moments and stored.mu is None,
+            spatial=needs.spatial and stored.mu_s is None,
+            features=needs.features and stored.features is None,
         )
-    return skipped
+        computed = compute_reference(ref, options, forward, work, workers, missing)
+        parts = {k: getattr(stored, k) if getattr(stored, k) is not None else getattr(computed, k) for k in
+                 ("mu", "sigma", "mu_s", "sigma_s", "features")}  # fmt: skip
+        info = {**stored.info, "num_images": computed.info["num_images"]}
+        return Reference(info=info, **parts)
+    return compute_reference(ref, options, forward, work, workers, needs)
 
 
-def _extractor(options: Options, opened: list[ImageSource], network: nn.Module | None, work: Work) -> Extractor:
+def _extractor(
+    options: Options, opened: list[ImageSource], network: nn.Module | None, work: Work, spatial: bool = False
+) -> Extractor:
     device = work.device
     if options.classifier:
         model = load_model(options.classifier, "classifier")
@@ -291,7 +348,7 @@ def _extractor(options: Options, opened: list[ImageSource], network: nn.Module |
         return extractor
     if network is not None:
         return custom_extractor(network, device)
-    fields = ("logits_unbiased", "logits", "pool3")
+    fields = ("logits_unbiased", "logits", "pool3", *(("spatial",) if spatial else ()))
     extractor = inception_extractor(
         options.weights, device, options.precision, fields, options.compile, work.batch_size, options.progress
     )
@@ -301,13 +358,16 @@ def _extractor(options: Options, opened: list[ImageSource], network: nn.Module |
     return extractor
 
 
-def _provenance(options: Options, spec: MetricSpec, extractor: Extractor, batch_size: int) -> dict[str, Any]:
+def _provenance(
+    options: Options, spec: MetricSpec, extractor: Extractor, batch_size: int, reference: Reference | None
+) -> dict[str, Any]:
     """What a stats or state file must share with another to be merged or resumed."""
     return {
         "package_version": __version__,
         "weights_sha256": extractor.weights.sha256 if extractor.weights else "custom network",
         "spec": spec.to_dict(),
         "precision": options.precision if extractor.named else "custom network",
+        "reference": dict(reference.info) if reference is not None else None,
         "batch_size": batch_size,  # recorded, not enforced: another batch size moves results by ~1e-7
     }
 
@@ -319,19 +379,88 @@ def _state_path(path: str | None, work: Work) -> str | None:
     return f"{path}.rank{work.world.rank}"
 
 
-def _resume(path: str, accumulators: list[Accumulator], provenance: dict[str, Any], mine: tuple[int, int]) -> int:
-    """Load a --state file of the same command, if there is one; return the next image index."""
-    if not os.path.exists(path):
-        return mine[0]
-    saved, tensors = load_stats(path)
+def _saved_state(path: str | None) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+    """(provenance, tensors) of a --state file of an earlier run, if there is one."""
+    if path is None or not os.path.exists(path):
+        return None
+    return load_stats(path)
+
+
+def load_states(accumulators: list[Accumulator], saved: dict[str, torch.Tensor], add: bool = False) -> None:
+    """Set (or add) each accumulator's state from a statistics file's tensors (``"<name>.<state>"``)."""
+    for accumulator in accumulators:
+        prefix = accumulator.name + "."
+        accumulator.load_state_dict({k[len(prefix) :]: v for k, v in saved.items() if k.startswith(prefix)}, add=add)
+
+
+def _resume(
+    path: str | None,
+    saved: tuple[dict[str, Any], dict[str, torch.Tensor]],
+    accumulators: list[Accumulator],
+    provenance: dict[str, Any],
+    mine: tuple[int, int],
+) -> int:
+    """Continue from a --state file of the same command; return the next image index."""
+    recorded, tensors = saved
     hint = "resume with the same command, or remove the file to start over"
-    check_agreement(provenance, saved, "this command", path, hint=hint)
-    if (saved.get("start"), saved.get("stop")) != mine:
-        covers = f"{saved.get('start')}..{saved.get('stop')}"
+    check_agreement(provenance, recorded, "this command", str(path), hint=hint)
+    if (recorded.get("start"), recorded.get("stop")) != mine:
+        covers = f"{recorded.get('start')}..{recorded.get('stop')}"
         raise InputError(f"{path}: covers images {covers}, this command {mine[0]}..{mine[1]}; {hint}")
     try:
-        _load_states(accumulators, tensors)
+        load_states(accumulators, {k: v for k, v in tensors.items() if not k.startswith("reference.")})
     except ShapeMismatch as exc:
         raise InputError(f"{path}: {exc}; {hint}") from None
-    warn(f"resuming from {path}: {plural(saved['next'] - mine[0], 'image')} already scored")
-    return int(saved["next"])
+    warn(f"resuming from {path}: {plural(recorded['next'] - mine[0], 'image')} already scored")
+    return int(recorded["next"])
+
+
+def statistics(
+    sources: Any, output: str, options: Options, features: bool = False, spatial: bool = False
+) -> dict[str, Any]:
+    """``inception-score stats``: the reference statistics of ``sources`` written to ``output``.
+
+    ``mu``/``sigma`` of pool3 (pytorch-fid's keys and conventions: float64, covariance divisor
+    N - 1, so pytorch-fid and the ADM evaluator read the file), ``mu_s``/``sigma_s`` of the spatial
+    features with ``spatial`` (sFID), the pool3 rows with ``features`` (KID, precision/recall:
+    8 KB per image), and the provenance (the weights' sha256, N, the package version, the
+    precision, the sources). Returns the provenance. The output path is checked before any work.
+    """
+    from .outputs import check_output_file
+    from .reference import REFERENCE_FORMAT, compute_reference, save_reference
+
+    with recording():
+        device = resolve_device(options.device)
+        opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)
+
+        def ours(path: Path) -> bool:
+            try:
+                import numpy as np
+
+                with np.load(path, allow_pickle=False) as npz:
+                    return REFERENCE_FORMAT in str(npz["inception_score"])
+            except Exception:  # anything else is not a file of ours
+                return False
+
+        check_output_file(output, "output", input_paths(opened, options), ours)
+        work = assign_work(opened, device, options.device, options.batch_size, options.precision, None)
+        extractor = _extractor(options, opened, None, work, spatial=spatial)
+        forward: Extractor | CachedExtractor = extractor
+        if options.cache:
+            weights = require_inception(extractor, "cache")
+            forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, options.precision))
+        workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
+        needs = ReferenceNeeds(moments=True, spatial=spatial, features=features)
+        reference = compute_reference(opened, options, forward, work, workers, needs)
+        weights = extractor.weights
+        provenance = {
+            "weights_sha256": weights.sha256 if weights else None,
+            "num_images": reference.info["num_images"],
+            "precision": options.precision,
+            "sources": [s.name for s in opened],
+            "with_features": features,
+            "spatial": spatial,
+        }
+        if work.is_main:
+            save_reference(output, reference, provenance)
+    return provenance

@@ -32,6 +32,7 @@ from .distributed import World, agree_min, block, join_world
 
 __all__ = [
     "resolve_device",
+    "sums_device",
     "auto_batch_size",
     "available_cpus",
     "default_workers",
@@ -91,6 +92,18 @@ def resolve_device(name: str) -> torch.device:
                 f"device: got {name!r}, but only {count()} {kind} device(s) exist ({kind}:0..{kind}:{count() - 1})"
             )
     return torch.device(name)
+
+
+def sums_device(device: torch.device) -> torch.device:
+    """Where the float64 sums of the metrics live: the network's device when it has float64 (CPU,
+    CUDA), else the CPU (Apple's MPS has no float64; Intel XPUs may lack it), and each batch's
+    outputs are moved there (a few KB per image).
+
+    Example:
+        >>> sums_device(torch.device("mps")), sums_device(torch.device("cpu"))
+        (device(type='cpu'), device(type='cpu'))
+    """
+    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
 
 
 def auto_batch_size(device: torch.device, precision: str) -> int:

@@ -1,0 +1,309 @@
+"""The reference set of a run (``--ref``), from statistics files or from a pass over real images.
+
+``--ref REF`` is recognised by its content, not its name:
+
+* a statistics file (``.npz``) of one of three kinds:
+
+  - **this package's** (``inception-score stats``): ``mu``, ``sigma`` (pool3, float64, pytorch-fid's
+    keys and conventions), optionally ``mu_s``/``sigma_s`` (the spatial features, sFID) and
+    ``features`` (the pool3 rows, KID and precision/recall), and its provenance as JSON
+    (``inception_score``: the weights' sha256, N, the package version). A file computed with
+    other weights is refused: its numbers are not comparable;
+  - **pytorch-fid's** (``fid_score.py --save-stats``): ``mu`` and ``sigma`` only (FID; the weights
+    are not recorded);
+  - an **ADM reference batch** (guided-diffusion's ``VIRTUAL_imagenet256_labeled.npz``): images in
+    ``arr_0``, plus ``mu``, ``sigma``, ``mu_s``, ``sigma_s`` when present: stored statistics are used
+    as they are, as the evaluator does (GD:164-172); without them they are computed from ``arr_0``;
+    the images give the features KID and precision/recall need (one pass, only if asked);
+
+* any other image source this package reads (a folder, an ``.npz`` of images, an archive, a glob,
+  a list file, an array): one pass of the same network, batch size and cache as the samples,
+  split across torchrun's ranks like them.
+
+A ``.npz`` that is none of these (no ``arr_0``, no ``mu``/``sigma``) is one error naming what it
+holds. The :class:`~inception_score.metrics.reference.Reference`'s ``info`` says what the
+reference was: ``path``, ``kind``, ``num_images`` (None when a file does not record it) and the
+``sha256`` of the file.
+
+Example:
+    >>> import tempfile, os, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "ref.npz")
+    >>> np.savez(path, mu=np.zeros(2048), sigma=np.eye(2048))
+    >>> statistics_kind(path)
+    'pytorch-fid statistics'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ..errors import InputError
+from ..features.network import FEATURE_DIM
+from ..inputs.opening import one_line, open_regular
+from ..metrics.frechet import SPATIAL_DIM
+from ..metrics.reference import Reference
+
+__all__ = [
+    "REFERENCE_FORMAT",
+    "statistics_kind",
+    "load_statistics",
+    "file_sha256",
+    "ReferenceNeeds",
+    "save_reference",
+]
+
+REFERENCE_FORMAT = "inception-score-reference"
+KINDS = {
+    "ours": "inception-score statistics",
+    "pytorch-fid": "pytorch-fid statistics",
+    "adm": "ADM reference batch",
+    "adm-images": "ADM batch of images (no stored statistics)",
+}
+_SHAPES = {"mu": (FEATURE_DIM,), "sigma": (FEATURE_DIM, FEATURE_DIM), "mu_s": (SPATIAL_DIM,),
+           "sigma_s": (SPATIAL_DIM, SPATIAL_DIM)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReferenceNeeds:
+    """What the run's metrics need of the reference."""
+
+    moments: bool = False  # mu, sigma (FID, FID at infinite N)
+    spatial: bool = False  # mu_s, sigma_s (sFID)
+    features: bool = False  # the pool3 rows (KID, precision/recall, density/coverage)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open_regular(path, os.fsdecode(path), "a reference file (.npz)") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _keys(path: str) -> list[str]:
+    with open_regular(path, path, "a reference: an .npz of images or statistics") as f:  # no FIFO hangs
+        try:
+            with zipfile.ZipFile(f) as zf:
+                return [n[:-4] if n.endswith(".npy") else n for n in zf.namelist()]
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise InputError(f"{path}: not a readable .npz file ({one_line(exc)})") from None
+
+
+def statistics_kind(path: str | os.PathLike[str]) -> str:
+    """Which kind of ``.npz`` ``path`` is (a :data:`KINDS` value), from its keys; InputError for none."""
+    name = os.fsdecode(path)
+    keys = _keys(name)
+    if "inception_score" in keys and "mu" in keys:
+        return KINDS["ours"]
+    if "arr_0" in keys:
+        return KINDS["adm"] if "mu" in keys and "sigma" in keys else KINDS["adm-images"]
+    if "mu" in keys and "sigma" in keys:
+        return KINDS["pytorch-fid"]
+    found = ", ".join(keys) or "nothing"
+    raise InputError(
+        f"{name}: not a reference; expected images (arr_0, an ADM batch) or statistics (mu and sigma: pytorch-fid, "
+        f"`inception-score stats`), found {found}"
+    )
+
+
+def _array(npz: Any, key: str, name: str) -> np.ndarray:
+    try:
+        value = npz[key]
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:  # object arrays, truncated members
+        raise InputError(f"{name}: {key} cannot be read ({one_line(exc)})") from None
+    if not np.issubdtype(value.dtype, np.floating) and not np.issubdtype(value.dtype, np.integer):
+        raise InputError(f"{name}: {key} has dtype {value.dtype}; expected numbers")
+    return value
+
+
+def _checked(value: np.ndarray, key: str, name: str) -> np.ndarray:
+    expected = _SHAPES[key]
+    if value.shape != expected:
+        layer = "spatial" if key.endswith("_s") else "pool3"
+        raise InputError(
+            f"{name}: {key} has shape {value.shape}, expected {expected} "
+            f"(the {layer} features of the 2015 Inception graph)"
+        )
+    if not np.isfinite(value).all():
+        raise InputError(f"{name}: {key} holds NaN or inf")
+    return value.astype(np.float64)
+
+
+def load_statistics(
+    path: str | os.PathLike[str], needs: ReferenceNeeds, weights_sha256: str | None
+) -> tuple[Reference, bool]:
+    """The reference parts stored in a statistics ``.npz``, and whether its images (``arr_0``) must
+    still be scored for what ``needs`` asks and the file does not hold.
+
+    Raises InputError naming the file: not a reference, wrong shapes or dtypes, NaN, computed with
+    other weights than ``weights_sha256``, or lacking what is needed and holding no images.
+    """
+    name = os.fsdecode(path)
+    kind = statistics_kind(name)
+    info: dict[str, Any] = {"path": name, "kind": kind, "sha256": file_sha256(name), "num_images": None}
+    parts: dict[str, Any] = {}
+    with open_regular(name, name, "a reference .npz") as f, np.load(f, allow_pickle=False) as npz:
+        keys = set(npz.files)
+        if kind == KINDS["ours"]:
+            try:
+                provenance = json.loads(str(npz["inception_score"]))
+            except (ValueError, TypeError):
+                raise InputError(f"{name}: its provenance (inception_score) is not valid JSON") from None
+            recorded = provenance.get("weights_sha256")
+            if weights_sha256 and recorded and recorded != weights_sha256:
+                raise InputError(
+                    f"{name}: computed with other Inception weights (sha256 {str(recorded)[:16]}…, this run "
+                    f"{weights_sha256[:16]}…); its statistics are not comparable: compute them again with these weights"
+                )
+            info["num_images"] = provenance.get("num_images")
+            info["weights_sha256"] = recorded
+        for key in ("mu", "sigma", "mu_s", "sigma_s"):
+            if key in keys and (kind != KINDS["adm-images"]):
+                parts[key] = _checked(_array(npz, key, name), key, name)
+        if "features" in keys and needs.features:
+            features = _array(npz, "features", name)
+            if features.ndim != 2 or features.shape[1] != FEATURE_DIM or not np.isfinite(features).all():
+                raise InputError(f"{name}: features has shape {features.shape}; expected N x {FEATURE_DIM}, finite")
+            parts["features"] = torch.from_numpy(features.astype(np.float32))
+            info["num_images"] = info["num_images"] or int(features.shape[0])
+    has_images = "arr_0" in keys
+    missing = [
+        what
+        for what, wanted, present in (
+            ("mu and sigma", needs.moments, "mu" in parts and "sigma" in parts),
+            ("mu_s and sigma_s (spatial statistics, for sFID)", needs.spatial, "mu_s" in parts and "sigma_s" in parts),
+            ("the reference images' features (for KID and precision/recall)", needs.features, "features" in parts),
+        )
+        if wanted and not present
+    ]
+    if missing and not has_images:
+        hint = (
+            "compute a full reference with: inception-score stats REF_IMAGES --with-features --spatial -o ref.npz"
+            if kind != KINDS["pytorch-fid"]
+            else "pytorch-fid files hold mu and sigma only: give the reference images instead"
+        )
+        raise InputError(f"{name}: a {kind} without {'; without '.join(missing)}; {hint}")
+    return Reference(info=info, **parts), bool(missing) and has_images
+
+
+def save_reference(path: str | os.PathLike[str], reference: Reference, provenance: dict[str, Any]) -> None:
+    """Write ``reference`` as this package's statistics file (an uncompressed ``.npz``, atomically):
+    pytorch-fid's ``mu``/``sigma`` (so pytorch-fid and the ADM evaluator read it), ``mu_s``/``sigma_s``
+    and ``features`` when present, and the provenance as JSON under ``inception_score``."""
+    from ..atomic import atomic_write
+
+    arrays: dict[str, np.ndarray] = {}
+    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+        value = getattr(reference, key)
+        if value is not None:
+            arrays[key] = np.asarray(value, dtype=np.float64)
+    if reference.features is not None:
+        arrays["features"] = reference.features.detach().cpu().numpy().astype(np.float32)
+    record = {"format": REFERENCE_FORMAT, "package_version": __version__, **provenance}
+    arrays["inception_score"] = np.array(json.dumps(record))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def reference_tensors(reference: Reference) -> dict[str, torch.Tensor]:
+    """The reference's arrays as tensors by ``"reference.<part>"`` (stored in statistics and state files)."""
+    out: dict[str, torch.Tensor] = {}
+    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+        value = getattr(reference, key)
+        if value is not None:
+            out[f"reference.{key}"] = torch.from_numpy(np.asarray(value, dtype=np.float64))
+    if reference.features is not None:
+        out["reference.features"] = reference.features.detach().cpu()
+    return out
+
+
+def reference_from_tensors(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> Reference:
+    """The inverse of :func:`reference_tensors`."""
+    parts: dict[str, Any] = {}
+    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+        if f"reference.{key}" in tensors:
+            parts[key] = tensors[f"reference.{key}"].double().numpy()
+    if "reference.features" in tensors:
+        parts["features"] = tensors["reference.features"].float()
+    return Reference(info=dict(info), **parts)
+
+
+def compute_reference(
+    ref: Any,
+    options: Any,
+    forward: Any,
+    work: Any,
+    workers: int,
+    needs: ReferenceNeeds,
+) -> Reference:
+    """One pass of the run's network over the reference images: their pool3 mean and covariance
+    (FID), spatial ones (sFID) and pool3 rows (KID, precision/recall), as ``needs`` asks.
+
+    Under torchrun each rank scores a block of the reference and the sums are added, as for the
+    samples; a ``--shard`` computes the whole reference (compute it once with ``inception-score
+    stats`` and pass the file to spare that).
+    """
+    from ..inputs.npz import NpySource
+    from ..inputs.sources import open_sources
+    from ..metrics.features import PooledFeatures
+    from ..metrics.frechet import FrechetDistance, SpatialFrechetDistance
+    from .distributed import all_reduce, block
+    from .loop import Span, feed
+    from .plan import next_batch_start, sums_device
+    from .screening import screen_files
+
+    is_npz = isinstance(ref, str) and ref.lower().endswith(".npz")
+    if isinstance(ref, list) and ref and all(hasattr(s, "batches") for s in ref):
+        sources = ref  # already opened (inception-score stats)
+    elif is_npz:
+        sources = [NpySource(ref)]
+    else:
+        sources = open_sources(ref, options.recursive, None, options.image_range)
+    screen_files(sources, options.on_error, options.num_workers, work.device)
+    count = sum(len(s) for s in sources)
+    name = ref if isinstance(ref, (str, os.PathLike)) else ", ".join(s.name for s in sources)
+    if count < 2 and (needs.moments or needs.spatial):
+        raise InputError(f"reference {name}: {count} image(s); a covariance needs at least 2 (FID uses 10,000+)")
+    accumulators: list[Any] = []
+    sums = sums_device(work.device)
+    if needs.moments:
+        accumulators.append(FrechetDistance(None, device=sums))
+    if needs.spatial:
+        accumulators.append(SpatialFrechetDistance(None, device=sums))
+    features = PooledFeatures(count, device=sums) if needs.features else None
+    if features is not None:
+        accumulators.append(features)
+    lo, hi = 0, count
+    if work.world is not None:
+        lo, hi = block(count, work.world.rank, work.world.size)
+        lo, hi = next_batch_start(sources, work.batch_size, lo), next_batch_start(sources, work.batch_size, hi)
+    span = Span(lo, hi, work.batch_size, workers, work.device.type == "cuda")
+    moved = sums if sums != work.device else None
+    feed(sources, forward, accumulators, span, progress=options.progress and work.is_main, label="ref img", sums=moved)
+    if work.world is not None:
+        all_reduce([t for a in accumulators for t in a.state().values()], work.device)
+    parts: dict[str, Any] = {}
+    for accumulator in accumulators:
+        if isinstance(accumulator, FrechetDistance):
+            try:
+                mu, sigma = accumulator.moments()
+            except InputError as exc:
+                raise InputError(f"reference {name}: {exc}") from None
+            keys = ("mu_s", "sigma_s") if isinstance(accumulator, SpatialFrechetDistance) else ("mu", "sigma")
+            parts[keys[0]], parts[keys[1]] = mu.cpu().numpy(), sigma.cpu().numpy()
+    if features is not None:
+        parts["features"] = features.rows
+    sha = file_sha256(ref) if isinstance(ref, (str, os.PathLike)) and os.path.isfile(ref) else None
+    kind = "ADM reference batch (statistics computed from arr_0)" if is_npz else "images"
+    info = {"path": os.fsdecode(name) if isinstance(name, (str, os.PathLike)) else str(name), "kind": kind,
+            "num_images": count, "sha256": sha}  # fmt: skip
+    return Reference(info=info, **parts)
