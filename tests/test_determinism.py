@@ -34,6 +34,50 @@ def test_repeated_runs_and_batch_sizes_on_the_real_network(tmp_path: Path, check
     assert other_batches.mean == pytest.approx(first.mean, rel=1e-6)
 
 
+SEEDED = ("ci95", "bootstrap_std", "is_infinity", "is_infinity_fit")  # what the seed draws
+UNSEEDED = ("inception_score_mean", "inception_score_std", "split_scores", "sharpness", "diversity")
+
+
+def test_the_seed_reaches_the_bootstrap_and_the_subsets(png_folder: Path, stand_in) -> None:
+    def run(**options) -> dict:
+        return inception_score.compute(png_folder, network=stand_in, splits=4, batch_size=8, progress=False, **options)
+
+    one, two, again = run(seed=1).to_dict(), run(seed=2).to_dict(), run(seed=1).to_dict()
+    for key in SEEDED + UNSEEDED:
+        assert again[key] == one[key], key  # the same seed: the same numbers, bit for bit
+    assert one["ci95"] != pytest.approx(two["ci95"], rel=1e-6)
+    assert one["bootstrap_std"] != pytest.approx(two["bootstrap_std"], rel=1e-3)
+    assert one["is_infinity"] != pytest.approx(two["is_infinity"], rel=1e-9)
+    for key in UNSEEDED:  # the splits are torch-fidelity's (seed 2020), whatever the seed
+        assert two[key] == one[key], key
+    default = run().to_dict()
+    assert default["ci95"] == run(seed=0).to_dict()["ci95"] != one["ci95"]  # the default is seed 0
+
+
+@pytest.mark.parametrize("num_samples", [60, None])
+def test_the_metric_object_passes_its_seed_on(num_samples: int | None) -> None:
+    from inception_score.metric import InceptionScore
+
+    from .test_statistics import state_of
+
+    logits = torch.randn(60, 12, generator=torch.Generator().manual_seed(8)) * 3
+
+    def fields(seed: int) -> dict:
+        metric = InceptionScore(
+            network=torch.nn.Identity(), num_classes=12, splits=3, num_samples=num_samples, seed=seed
+        )
+        metric.update_logits(logits[:25])
+        metric.update_logits(logits[25:])
+        return metric.compute().to_dict()
+
+    one, two = fields(1), fields(2)
+    want = state_of(logits, "torch-fidelity", 3, bootstrap=200, seed=1).fields()
+    for key in ("ci95", "bootstrap_std", "is_infinity"):
+        assert one[key] == pytest.approx(want[key], rel=1e-12), key
+    assert one["ci95"] != pytest.approx(two["ci95"], rel=1e-6)
+    assert one["is_infinity"] != pytest.approx(two["is_infinity"], rel=1e-9)
+
+
 def test_out_of_memory_halves_the_batch_and_says_so() -> None:
     calls: list[int] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,20 @@ def test_report_from_a_small_folder(tmp_path: Path, checkpoint_path: Path) -> No
     )
     html = (tmp_path / "report" / "report.html").read_text()
     assert f"{result.mean:.4f}" in html and "data:image/png;base64," in html
-    assert "img_00000.png" in html or "img_0" in html  # the thumbnails name their files
+    # The thumbnails name their files: each row's image index and file agree (sorted: i -> img_i.png).
+    rows = re.findall(
+        r'<tr><td>(most|least) confident</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
+        r"<td><code>([^<]*)</code></td><td>[^<]*</td><td class=\"num\">([0-9.]+)</td></tr>",
+        html,
+    )
+    assert [(kind, int(k)) for kind, k, *_ in rows] == [("most", k) for k in range(1, 9)] + [
+        ("least", k) for k in range(1, 9)
+    ]  # 8 most and 8 least confident of 12
+    for _, _, index, label, _ in rows:
+        assert label == str((tmp_path / "imgs" / f"img_{int(index):05d}.png").resolve()), (index, label)
+    most = [float(row[4]) for row in rows[:8]]
+    least = [float(row[4]) for row in rows[8:]]
+    assert most == sorted(most, reverse=True) and least == sorted(least) and most[0] >= least[-1]
     pngs = sorted((tmp_path / "report").glob("*.png"))
     assert len(pngs) == 6
     for png in pngs:

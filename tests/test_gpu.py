@@ -1,9 +1,12 @@
 """On an NVIDIA GPU: exact equals the CPU, fast stays within its tolerance, the GPU pipeline's
 parts (decode workers, pinned memory, batch size from free memory) change nothing.
 
-Skipped without CUDA (CI has none): `benchmarks/gpu_check.sh` runs this file on a GPU machine.
-``INCEPTION_SCORE_TEST_DEVICE=cpu`` runs the same code on the CPU, where the comparisons are
-trivially true, to check the tests themselves on a machine without a GPU.
+Every test here compares a GPU run with a CPU run, so it means something only where CUDA really
+is: without it the tests are skipped, saying why, and never run on the CPU, where they would
+compare the CPU with itself and pass without showing anything about a GPU. CI has no GPU;
+``benchmarks/gpu_check.sh`` runs this file on a GPU machine. ``INCEPTION_SCORE_TEST_DEVICE=cuda:N``
+picks a GPU; ``INCEPTION_SCORE_REQUIRE_GPU=1`` turns the skip into a failure, so that a GPU check
+run on a machine whose CUDA is broken fails instead of reporting "skipped" with exit code 0.
 """
 
 from __future__ import annotations
@@ -25,13 +28,26 @@ from .test_runtime import FAST_IS_TOLERANCE
 # moves IS by ~2e-4, which this bound catches.
 GPU_EQUALS_CPU = 1e-5
 
+NO_GPU = (
+    "no CUDA GPU here: these tests compare GPU runs with CPU runs, and on a CPU they would compare "
+    "the CPU with itself, which is no evidence about a GPU (benchmarks/gpu_check.sh runs them on a GPU machine)"
+)
+
 
 @pytest.fixture(scope="module")
 def device() -> str:
     name = os.environ.get("INCEPTION_SCORE_TEST_DEVICE", "cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU here (benchmarks/gpu_check.sh runs these on a GPU machine)")
+    if not name.startswith("cuda"):
+        pytest.fail(f"INCEPTION_SCORE_TEST_DEVICE={name}: expected cuda or cuda:N ({NO_GPU})")
+    if not torch.cuda.is_available():
+        if os.environ.get("INCEPTION_SCORE_REQUIRE_GPU") == "1":
+            pytest.fail(f"INCEPTION_SCORE_REQUIRE_GPU=1, but torch.cuda.is_available() is False: {NO_GPU}")
+        pytest.skip(NO_GPU)
     return name
+
+
+def assert_ran_on_the_gpu(result: inception_score.Result) -> None:
+    assert result.device.startswith("cuda"), f"ran on {result.device}, not on a GPU"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +72,7 @@ def cpu_exact(mixed_folder: Path, checkpoint_path: Path) -> inception_score.Resu
 
 def test_exact_on_the_gpu_equals_the_cpu(device: str, mixed_folder: Path, checkpoint_path: Path, cpu_exact) -> None:
     gpu = _score(mixed_folder, checkpoint_path, device=device)
-    assert gpu.device.startswith(device.split(":")[0])
+    assert_ran_on_the_gpu(gpu)
     assert cpu_exact.mean > 3.0  # a confident, diverse classifier: equality means something
     assert gpu.mean == pytest.approx(cpu_exact.mean, rel=GPU_EQUALS_CPU)
     assert gpu.split_scores == pytest.approx(cpu_exact.split_scores, rel=GPU_EQUALS_CPU)
@@ -69,6 +85,7 @@ def test_exact_turns_tf32_off_even_when_the_user_turned_it_on(
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
         gpu = _score(mixed_folder, checkpoint_path, device=device)
+        assert_ran_on_the_gpu(gpu)
         # and gives the user's settings back
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     finally:
@@ -80,6 +97,7 @@ def test_fast_on_the_gpu_stays_within_its_tolerance(
     device: str, mixed_folder: Path, checkpoint_path: Path, cpu_exact
 ) -> None:
     fast = _score(mixed_folder, checkpoint_path, device=device, precision="fast", check_precision=48)
+    assert_ran_on_the_gpu(fast)
     assert fast.mean == pytest.approx(cpu_exact.mean, rel=FAST_IS_TOLERANCE)
     check = fast.precision_check
     assert check is not None and check["num_images"] == 48
@@ -93,6 +111,7 @@ def test_decode_workers_and_pinned_memory_change_nothing(
 ) -> None:
     alone = _score(mixed_folder, checkpoint_path, device=device, num_workers=0)
     workers = _score(mixed_folder, checkpoint_path, device=device, num_workers=4)
+    assert_ran_on_the_gpu(alone)
     assert workers.split_scores == alone.split_scores  # bit-identical: same batches, same kernels
 
 
@@ -100,8 +119,8 @@ def test_the_batch_size_follows_free_memory_and_changes_the_score_by_rounding_on
     device: str, mixed_folder: Path, checkpoint_path: Path, cpu_exact
 ) -> None:
     auto = _score(mixed_folder, checkpoint_path, device=device, batch_size=None)
-    if device.startswith("cuda"):
-        assert 16 <= auto.batch_size <= 500
+    assert_ran_on_the_gpu(auto)
+    assert 16 <= auto.batch_size <= 500
     assert auto.mean == pytest.approx(cpu_exact.mean, rel=GPU_EQUALS_CPU)
 
 
@@ -114,6 +133,7 @@ def test_in_memory_uint8_on_the_gpu_equals_the_folder(device: str, checkpoint_pa
     from_tensor = inception_score.compute(
         on_device, weights=str(checkpoint_path), splits=3, progress=False, device=device, batch_size=8
     )
+    assert_ran_on_the_gpu(from_tensor)
     assert from_tensor.split_scores == pytest.approx(from_numpy.split_scores, rel=1e-6)
 
 

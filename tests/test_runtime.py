@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import inception_score
-from inception_score.features.network import InceptionV3
+from inception_score.features.network import BasicConv2d, InceptionV3
 from inception_score.features.preprocess import preprocess
 from inception_score.features.runner import Runner, fold_batch_norm
 from inception_score.features.weights import load_state_dict
@@ -25,6 +25,20 @@ CPU = torch.device("cpu")
 # deep network is chaotic (tiny perturbations grow layer by layer), a worst case for bf16; the
 # real weights are expected to deviate far less, which --check-precision measures on real data.
 FAST_IS_TOLERANCE = 0.15
+
+# Image by image, the relative L2 error of fast's logits, |fast - exact| / |exact| per row. Measured
+# on the 16 images of ``batch`` below (AVX-512 CPU, torch 2.x): 0.25 to 0.48, mean 0.38; pool3: 0.10
+# to 0.14. Large because the random network is chaotic (each layer alone is within 0.8% in bf16,
+# see FAST_LAYER_TOLERANCE), and stated with ~1.5x margin for other CPUs' bf16 kernels. Loose as it
+# is, it is per image, so a fast-only bug that wrecks the logits while IS moves less than
+# FAST_IS_TOLERANCE fails here (a dropped ReLU in the folded convolutions: logits off by ~1e8, IS by
+# 16% in bf16 and 6.5% with fast_dtype=float32). Subtler fold bugs (a wrong eps: logits 0.41 off in
+# float32, IS 0.1% in bf16) are caught by the float32 run of the fast path at 1e-4, below.
+FAST_LOGITS_TOLERANCE = 0.7
+FAST_POOL3_TOLERANCE = 0.25
+# Each folded conv + ReLU in bf16 against the exact conv + batch norm + ReLU on the same input,
+# relative L2 error: measured at most 0.73% (median 0.35%) over the 94 layers on 4 images.
+FAST_LAYER_TOLERANCE = 0.015
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +86,49 @@ def test_fast_stays_within_the_stated_tolerance(net: InceptionV3, batch: torch.T
     assert abs(is_fast - is_exact) <= FAST_IS_TOLERANCE * is_exact
 
 
+def relative_errors(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
+    """|got - want| / |want| of each row (image), L2 over the rest."""
+    return (got - want).flatten(1).norm(dim=1) / want.flatten(1).norm(dim=1)
+
+
+def test_fast_logits_stay_within_the_stated_bound_image_by_image(net: InceptionV3, batch: torch.Tensor) -> None:
+    with torch.inference_mode():
+        exact = Runner(net, CPU, "exact")(batch)
+        fast = Runner(net, CPU, "fast")(batch)
+    logits = relative_errors(fast.logits_unbiased, exact.logits_unbiased)
+    pool3 = relative_errors(fast.pool3, exact.pool3)
+    assert float(logits.max()) <= FAST_LOGITS_TOLERANCE, logits.tolist()
+    assert float(pool3.max()) <= FAST_POOL3_TOLERANCE, pool3.tolist()
+    assert float(logits.min()) > 1e-3  # it really ran in bf16 (float32 is ~1e-4)
+
+
+def test_each_folded_layer_in_bf16_is_within_rounding_of_the_exact_layer(net: InceptionV3) -> None:
+    # The network's chaos amplifies rounding layer by layer; one layer at a time it is bf16's own.
+    inputs: dict[str, torch.Tensor] = {}
+    blocks = {name: m for name, m in net.named_modules() if isinstance(m, BasicConv2d)}
+    hooks = [
+        m.register_forward_pre_hook(lambda _, args, name=name: inputs.__setitem__(name, args[0].clone()))
+        for name, m in blocks.items()
+    ]
+    images = preprocess(torch.from_numpy(make_images(4, (32, 32), seed=33)).permute(0, 3, 1, 2))
+    try:
+        with torch.inference_mode():
+            net(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    folded = dict(fold_batch_norm(net).to(torch.bfloat16).to(memory_format=torch.channels_last).named_modules())
+    assert len(inputs) == 94
+    errors = {}
+    with torch.inference_mode():
+        for name, x in inputs.items():
+            want = blocks[name](x)
+            got = folded[name](x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)).float()
+            errors[name] = float((got - want).norm() / want.norm())
+    worst = max(errors, key=errors.__getitem__)
+    assert errors[worst] <= FAST_LAYER_TOLERANCE, (worst, errors[worst])
+
+
 def test_check_precision_reports_the_measured_deviation(checkpoint_path: Path) -> None:
     images = make_images(12, (32, 32), seed=32)
     result = inception_score.compute(
@@ -85,6 +142,12 @@ def test_check_precision_reports_the_measured_deviation(checkpoint_path: Path) -
     )
     exact_first8 = inception_score.compute(images[:8], weights=str(checkpoint_path), splits=1, progress=False)
     assert check["inception_score_exact"] == pytest.approx(exact_first8.mean, rel=1e-9)
+    fast_first8 = inception_score.compute(
+        images[:8], weights=str(checkpoint_path), splits=1, precision="fast", progress=False
+    )
+    # both sides are what they say: the run's fast numbers (~2% from exact here), not exact twice
+    assert check["inception_score_fast"] == pytest.approx(fast_first8.mean, rel=1e-4)
+    assert check["relative_deviation"] > 1e-3
     assert "precision check: fast" in result.summary()
 
 

@@ -51,12 +51,19 @@ def assert_same(got: dict, want: dict, rel: float = 1e-10) -> None:
         assert got[key] == pytest.approx(want[key], rel=rel), key
 
 
+def assert_seed_mattered(got: dict, default_seed: dict) -> None:
+    """A run with seed 7 is not the run with seed 0: else comparing two runs shows nothing about the seed."""
+    assert got["ci95"] != pytest.approx(default_seed["ci95"], rel=1e-6)
+    assert got["is_infinity"] != pytest.approx(default_seed["is_infinity"], rel=1e-6)
+
+
 def test_shards_merge_to_one_run(folder: Path, tmp_path: Path, stand_in) -> None:
-    whole = run(folder, stand_in).to_dict()
+    whole = run(folder, stand_in, seed=7).to_dict()
+    assert_seed_mattered(whole, run(folder, stand_in).to_dict())
     files = []
     for i in range(3):
         path = tmp_path / f"shard{i}.pt"
-        summary = run(folder, stand_in, shard=(i, 3), save_stats=str(path))
+        summary = run(folder, stand_in, shard=(i, 3), save_stats=str(path), seed=7)
         # i*N//K snapped up to the batch grid (multiples of 8): every batch as in one run
         assert (summary.start, summary.stop) == [(0, 24), (24, 40), (40, 53)][i]
         files.append(str(path))
@@ -64,6 +71,7 @@ def test_shards_merge_to_one_run(folder: Path, tmp_path: Path, stand_in) -> None
     assert_same(merged, whole)
     provenance, _ = load_stats(files[0])
     assert provenance["spec"]["num_images"] == 53 and provenance["spec"]["protocol"] == "torch-fidelity"
+    assert provenance["spec"]["seed"] == 7
     # bounded whatever N: mostly the bootstrap sums, 200 replicates x 5 splits x 1008 classes x 8 bytes
     assert os.path.getsize(files[0]) < 200 * 5 * 1008 * 8 + 1_000_000
 
@@ -77,7 +85,9 @@ def test_merge_refuses_bad_sets_of_shards(folder: Path, tmp_path: Path, stand_in
     a, b, c = shard("a.pt", (0, 3)), shard("b.pt", (1, 3)), shard("c.pt", (2, 3))
     half = shard("half.pt", (1, 2))
     other = shard("other.pt", (2, 3), protocol="original")
+    reseeded = shard("reseeded.pt", (2, 3), seed=1)  # its bootstrap weights are another draw's
     cases = [
+        ([a, b, reseeded], "seed is 1, but .* has 0"),
         ([a, b, b, c], "shards overlap"),
         ([a, c], "shards leave a gap: no shard covers images 24..39"),
         ([a, b], "shards leave a gap: no shard covers images 40..52"),
@@ -122,7 +132,7 @@ def test_torchrun_on_gloo_equals_one_process(folder: Path, tmp_path: Path, stand
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
     for _attempt in range(2):
         done = subprocess.run(
-            [*torchrun, str(HERE / "standin_run.py"), str(out), str(folder), "splits=5", "batch_size=8"],
+            [*torchrun, str(HERE / "standin_run.py"), str(out), str(folder), "splits=5", "batch_size=8", "seed=7"],
             capture_output=True,
             text=True,
             env=subprocess_env(),
@@ -138,14 +148,16 @@ def test_torchrun_on_gloo_equals_one_process(folder: Path, tmp_path: Path, stand
     # the reference: one process, with the same thread count (matmul results depend on it)
     single = tmp_path / "single.json"
     alone = subprocess.run(
-        [sys.executable, str(HERE / "standin_run.py"), str(single), str(folder), "splits=5", "batch_size=8"],
+        [sys.executable, str(HERE / "standin_run.py"), str(single), str(folder), "splits=5", "batch_size=8", "seed=7"],
         capture_output=True,
         text=True,
         env=subprocess_env(),
         timeout=300,
     )
     assert alone.returncode == 0, alone.stderr[-2000:]
+    # every rank draws the bootstrap weights and subsets of seed 7, as one process does
     assert_same(json.loads(out.read_text()), json.loads(single.read_text()))
+    assert_seed_mattered(json.loads(single.read_text()), run(folder, stand_in).to_dict())
 
 
 def test_kill_dash_nine_then_resume_gives_the_identical_result(folder: Path, tmp_path: Path) -> None:
