@@ -5,25 +5,31 @@ Each mutant is a small, realistic bug in the mathematics, the protocols, the unc
 preprocessing, the network, the input listing and decoding, or the command line's plumbing:
 (file, exact original text, mutated text, what it breaks, the tests that should catch it). The
 script copies the working tree (tracked files and untracked ones git does not ignore, so
-uncommitted edits are included) into a temporary folder, runs the relevant tests there once
-unmutated (they must pass), then for each mutant: replaces the text (it must occur exactly once),
-runs its tests with a timeout, records ``killed`` (a test failed) or ``survived`` (all passed),
+uncommitted edits are included) into a temporary folder and runs the relevant tests there once
+unmutated; then, for each mutant, it replaces the text (which must occur exactly once), runs the
+mutant's tests with a timeout, records ``killed`` (a test failed) or ``survived`` (all passed),
 and restores the file. The real working tree is never written to. It prints a table and the kill
 rate, and exits 1 when a mutant survived or no longer applies (``stale``: the original text
-changed; update the mutant).
+changed, or a test it names is gone; update the mutant).
 
 Run it before a change to the mathematics lands (from the repository root)::
 
-    .venv/bin/python benchmarks/mutation.py                  # every mutant (~20-40 min on 2 busy cores)
+    .venv/bin/python benchmarks/mutation.py                  # every mutant (~15 min on 2 busy cores)
     .venv/bin/python benchmarks/mutation.py --list           # the mutants, and whether each still applies
     .venv/bin/python benchmarks/mutation.py --only ci95,seed # mutants whose id contains any of these
     .venv/bin/python benchmarks/mutation.py --json out.json  # also the results as JSON
 
-Options: ``--timeout S`` per mutant (default 900), ``--skip-baseline`` (do not run the tests
-unmutated first), ``--keep`` (keep the temporary copy and print where it is), ``--tests
-NODE,...`` (run these tests against the chosen mutants instead of each mutant's own: does this
-new test catch that bug?), ``--plant FILE ORIGINAL MUTATED`` (repeatable, with ``--tests``: an
-ad-hoc mutant instead of the list, e.g. the bug a new test is meant to catch).
+Options:
+
+* ``--timeout S``: seconds per mutant's test run (default 900);
+* ``--skip-baseline``: do not run the tests unmutated first. By default a test that fails
+  unmutated is left out of every mutant's run, with a warning (a mutant only it would catch then
+  survives: the truth of the moment); ``--strict`` stops instead;
+* ``--keep``: keep the temporary copy and print where it is;
+* ``--tests NODE,...``: run these tests against the chosen mutants instead of each mutant's own
+  (does this new test catch that bug?);
+* ``--plant FILE ORIGINAL MUTATED`` (repeatable, with ``--tests``): an ad-hoc mutant instead of
+  the list, e.g. the bug a new test is meant to catch.
 """
 
 from __future__ import annotations
@@ -254,16 +260,18 @@ def copy_tree(root: Path, dest: Path) -> None:
         shutil.copy2(src, target)
 
 
-def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, list[str], str]:
-    """Run ``tests`` in ``copy``; (result, seconds, failing tests, output tail)."""
+def run_tests(
+    copy: Path, tests: tuple[str, ...], timeout: float, deselect: tuple[str, ...] = (), first_failure: bool = True
+) -> tuple[str, float, list[str], str]:
+    """Run ``tests`` in ``copy`` (less ``deselect``); (result, seconds, failing tests, output tail)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(copy / "src"),  # the copy's package, not the editable install's
         "PYTHONDONTWRITEBYTECODE": "1",  # no stale .pyc of a mutant after the file is restored
     }
     command = [
-        sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o",
-        "addopts=--import-mode=importlib", *tests,
+        sys.executable, "-m", "pytest", *(["-x"] if first_failure else []), "-q", "-p", "no:cacheprovider", "-o",
+        "addopts=--import-mode=importlib", *tests, *(f"--deselect={node}" for node in deselect),
     ]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -287,7 +295,7 @@ def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     return "error", seconds, failed, tail  # a collection error (the mutant breaks an import) or a crash
 
 
-def check_mutant(copy: Path, mutant: Mutant, timeout: float) -> Outcome:
+def check_mutant(copy: Path, mutant: Mutant, timeout: float, deselect: tuple[str, ...] = ()) -> Outcome:
     path = copy / mutant.file
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     found = text.count(mutant.original)
@@ -296,7 +304,7 @@ def check_mutant(copy: Path, mutant: Mutant, timeout: float) -> Outcome:
         return Outcome(mutant.id, mutant.file, mutant.description, "stale", 0.0, tail=why)
     path.write_text(text.replace(mutant.original, mutant.mutated), encoding="utf-8")
     try:
-        result, seconds, failed, tail = run_tests(copy, mutant.tests, timeout)
+        result, seconds, failed, tail = run_tests(copy, mutant.tests, timeout, deselect)
     finally:
         path.write_text(text, encoding="utf-8")
     lines = [line for line in tail.splitlines() if line.strip()]
@@ -329,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant's test run")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the tests unmutated first")
+    parser.add_argument(
+        "--strict", action="store_true", help="stop when a test fails without a mutant (default: leave it out, warn)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     parser.add_argument("--json", metavar="PATH", help="write the outcomes as JSON")
     parser.add_argument("--tests", default="", help="comma-separated pytest node ids to run instead of each mutant's")
@@ -368,18 +379,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         copy_tree(root, copy)
         print(f"copied the working tree of {root} to {copy}", flush=True)
+        deselect: tuple[str, ...] = ()
         if not args.skip_baseline:
             tests = tuple(dict.fromkeys(t for m in mutants for t in m.tests))
-            result, seconds, failed, tail = run_tests(copy, tests, args.timeout * 2)
+            result, seconds, failed, tail = run_tests(copy, tests, args.timeout * 2, first_failure=False)
             shown = "passed" if result == "survived" else f"FAILED ({result})"
             print(f"baseline (no mutant, {len(tests)} test selections): {shown} in {seconds:.0f}s", flush=True)
-            if result != "survived":  # the tests must pass before a mutant can be judged
+            if result == "killed" and failed and not args.strict:
+                # Tests that fail without a mutant would "kill" every mutant they run on: leave them out,
+                # and say so (a mutant only they would catch then survives, which is the truth of the moment).
+                deselect = tuple(failed)
+                print(f"WARNING: {len(failed)} test(s) fail without a mutant and are left out:", file=sys.stderr)
+                for node in failed:
+                    print(f"    {node}", file=sys.stderr)
+            elif result != "survived":  # the tests must pass before a mutant can be judged
                 print(tail, file=sys.stderr)
                 print("the tests fail without a mutant: fix them first (or --skip-baseline)", file=sys.stderr)
                 return 2
         outcomes = []
         for i, mutant in enumerate(mutants, 1):
-            outcome = check_mutant(copy, mutant, args.timeout)
+            outcome = check_mutant(copy, mutant, args.timeout, deselect)
             outcomes.append(outcome)
             caught = f" by {outcome.caught_by[0]}" if outcome.caught_by else ""
             print(f"[{i}/{len(mutants)}] {mutant.id}: {outcome.result}{caught} ({outcome.seconds:.0f}s)", flush=True)
