@@ -67,6 +67,8 @@ from .features.extractor import Extractor, NonFiniteOutput, custom_extractor, in
 from .features.network import InceptionOutput
 from .inputs.arrays import images_to_uint8
 from .metrics.base import Accumulator
+from .metrics.frechet import spatial_vectors
+from .metrics.reference import Reference
 from .metrics.registry import MetricSpec, build_accumulators
 from .options import Options
 from .report.result import Result, build_result
@@ -208,6 +210,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         num_classes: int = 1008,
         bootstrap: int = 200,
         seed: int = 0,
+        ref: Any = None,
+        metrics: Sequence[str] | None = None,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        fid_infinity: bool = False,
+        pr_precision: str = "float16",
+        prdc_k: int = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -220,6 +229,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             device=str(device) if device is not None else "auto",
             bootstrap=bootstrap,
             seed=seed,
+            ref=ref,
+            metrics=tuple(metrics) if metrics is not None else None,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size,
+            fid_infinity=fid_infinity,
+            pr_precision=pr_precision,
+            prdc_k=prdc_k,
             progress=False,
         )
         from .checks import check_image_range, check_int
@@ -232,9 +248,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         # putting 100 MB of Inception weights into every checkpoint of a model that holds the metric.
         self._nets: dict[str, Any] = {"custom": network} if network is not None else {}
         self.inception = network is None
+        from .run.pipeline import resolve_metrics
+
+        self.metrics, _ = resolve_metrics(self.options)
+        self.reference: Reference | None = self._load_reference() if self.options.ref is not None else None
         self._accumulators: list[Accumulator] | None = None
         if num_samples is not None:
-            self._accumulators = build_accumulators(self._spec(num_samples))
+            self._accumulators = build_accumulators(self._spec(num_samples), reference=self.reference)
             for accumulator in self._accumulators:
                 for key, tensor in accumulator.state().items():
                     self.add_state(f"{accumulator.name}__{key}", tensor.clone(), dist_reduce_fx="sum")
@@ -244,13 +264,44 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             self.add_state("indices", [], dist_reduce_fx="cat")
             if self.inception:
                 self.add_state("pool3", [], dist_reduce_fx="cat")
+            if "sfid" in self.metrics:
+                self.add_state("spatial", [], dist_reduce_fx="cat")
         self.last_output: InceptionOutput | None = None
         self._next = 0  # images this process has updated (for the default indexes)
 
     def _spec(self, num_images: int) -> MetricSpec:
         o = self.options
         named = self.inception and self.num_classes == 1008
-        return MetricSpec(o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed)
+        return MetricSpec(
+            o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed,
+            metrics=self.metrics, fid_infinity=o.fid_infinity, kid_subsets=o.kid_subsets,
+            kid_subset_size=o.kid_subset_size, pr_precision=o.pr_precision, prdc_k=o.prdc_k,
+        )  # fmt: skip
+
+    def _load_reference(self) -> Reference:
+        """The reference of ``ref=``: read from a statistics file, or its images scored now, once,
+        with this metric's network (a training loop should pass a file from ``inception-score stats``)."""
+        from .run.plan import Work
+        from .run.reference import ReferenceNeeds, compute_reference, load_statistics
+
+        if not self.inception:
+            raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
+        o = self.options
+        needs = ReferenceNeeds(
+            moments="fid" in self.metrics or o.fid_infinity,
+            spatial="sfid" in self.metrics,
+            features=any(m in self.metrics for m in ("kid", "pr", "prdc")),
+        )
+        device = self._device_for_network()
+        extractor = self._extractor(device)
+        ref = o.ref
+        if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
+            weights = extractor.weights.sha256 if extractor.weights else None
+            stored, images_needed = load_statistics(ref, needs, weights)
+            if not images_needed:
+                return stored
+        work = Work(device, None, 64, (0, 0), (0, 0))
+        return compute_reference(ref, o, extractor, work, 0, needs)
 
     # ----------------------------------------------------------------------- updating
 
@@ -307,7 +358,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         cached = self._nets.get("extractor")
         if cached is None or cached.device != device:
             if self.inception:
-                fields = ("logits_unbiased", "logits", "pool3")
+                fields = ("logits_unbiased", "logits", "pool3", *(("spatial",) if "sfid" in self.metrics else ()))
                 cached = inception_extractor(
                     self.options.weights, device, self.options.precision, fields, progress=False
                 )
@@ -369,6 +420,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 self.pool3.append(
                     pool3.float() if pool3 is not None else torch.full((n, 2048), float("nan"), device=state_device)
                 )
+            if "sfid" in self.metrics:
+                if outputs.spatial is None:
+                    raise InputError("update: sFID needs the spatial features: give images, not logits")
+                self.spatial.append(spatial_vectors(outputs.spatial).float())  # 2023 numbers an image
         if counted:
             self._next += n
 
@@ -440,6 +495,8 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             "package_version": __version__,
             "torch_version": torch.__version__,
             "device": str(self._device_for_network()),
+            "metrics": list(spec.metrics),
+            "fid_reference": dict(self.reference.info) if self.reference is not None else None,
         }
 
     def _from_outputs(self, states: dict[str, Any]) -> tuple[list[Accumulator], MetricSpec]:
@@ -458,11 +515,14 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         pool3 = _cat(states["pool3"], 2048, torch.float32).to(logits.device) if self.inception else None
         if pool3 is not None and bool(pool3.isnan().any()):
             pool3 = None  # some updates were logits alone: no near-duplicate statistics
+        spatial = _cat(states["spatial"], 2023, torch.float32).to(logits.device) if "sfid" in self.metrics else None
         spec = self._spec(len(logits))
-        accumulators = build_accumulators(spec, logits.device)
+        accumulators = build_accumulators(spec, logits.device, self.reference)
         for lo in range(0, len(logits), LOGITS_CHUNK):
             rows = order[lo : lo + LOGITS_CHUNK]
             outputs = InceptionOutput(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None)
+            if spatial is not None:  # already flattened: the sFID accumulator takes them as they are
+                outputs.memo["spatial_vectors"] = spatial[rows]
             for accumulator in accumulators:
                 accumulator.update(outputs, np.arange(lo, lo + len(rows)))
         return accumulators, spec

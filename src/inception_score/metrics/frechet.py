@@ -320,8 +320,11 @@ class SpatialFrechetDistance(FrechetDistance):
     label = "sFID"
 
     def vectors(self, outputs: InceptionOutput) -> Tensor:
-        """:func:`spatial_vectors` of the batch's ``spatial`` output, n x 2023."""
-        return spatial_vectors(outputs.require("spatial"))
+        """:func:`spatial_vectors` of the batch's ``spatial`` output, n x 2023 (computed once a batch,
+        in ``outputs.memo``, where a holder of already flattened vectors may also put them)."""
+        if "spatial_vectors" not in outputs.memo:
+            outputs.memo["spatial_vectors"] = spatial_vectors(outputs.require("spatial"))
+        return outputs.memo["spatial_vectors"]  # type: ignore[no-any-return]
 
 
 def _psd_sqrt(sigma: Tensor) -> Tensor:
