@@ -79,7 +79,7 @@ class Result:
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
-    precision_check: dict[str, float] | None = None
+    precision_check: dict[str, float] | None = None  # --check-precision: IS (and FID) fast vs exact
     package_version: str = ""
     torch_version: str = ""
     device: str = ""
@@ -181,6 +181,11 @@ class Result:
                 f"precision check: fast {c['inception_score_fast']:.4f} vs exact {c['inception_score_exact']:.4f} "
                 f"on the first {int(c['num_images'])} images ({c['relative_deviation']:.1e} relative)"
             )
+            if "fid_fast" in c:
+                lines.append(
+                    f"precision check, FID of those images: fast {c['fid_fast']:.4f} vs exact {c['fid_exact']:.4f} "
+                    f"({c['fid_relative_deviation']:.1e} relative)"
+                )
         if self.elapsed_s:
             lines.append(
                 f"time: {self.elapsed_s:.1f} s on {self.device}, {self.precision} "

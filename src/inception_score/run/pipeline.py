@@ -156,7 +156,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     SplitPlan(options.protocol, num_images, options.splits)  # refuse impossible splits before any work
     _check_counts(metrics, kid_implied, num_images, options)
     work = assign_work(opened, device, options.device, options.batch_size, options.precision, options.shard)
-    extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics)
+    extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics, fid="fid" in metrics)
     _check_fields(extractor, metrics, options)
     forward: Extractor | CachedExtractor = extractor
     if options.cache:
@@ -170,6 +170,8 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         needs = _needs(metrics, options)
         reference = _reference(options, forward, work, workers, needs, extractor, saved)
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
+        if isinstance(extractor.check, PrecisionCheck):
+            extractor.check.reference = reference  # --check-precision also reports FID's deviation
     spec = MetricSpec(
         protocol=options.protocol,
         splits=options.splits,
@@ -336,7 +338,12 @@ def _reference(
 
 
 def _extractor(
-    options: Options, opened: list[ImageSource], network: nn.Module | None, work: Work, spatial: bool = False
+    options: Options,
+    opened: list[ImageSource],
+    network: nn.Module | None,
+    work: Work,
+    spatial: bool = False,
+    fid: bool = False,
 ) -> Extractor:
     device = work.device
     if options.classifier:
@@ -353,8 +360,9 @@ def _extractor(
         options.weights, device, options.precision, fields, options.compile, work.batch_size, options.progress
     )
     if options.check_precision:
-        exact = inception_extractor(options.weights, device, "exact", ("logits_unbiased",), progress=False)
-        extractor.check = PrecisionCheck(options.check_precision, exact.forward, extractor.num_classes)
+        exact_fields = ("logits_unbiased", "pool3") if fid else ("logits_unbiased",)
+        exact = inception_extractor(options.weights, device, "exact", exact_fields, progress=False)
+        extractor.check = PrecisionCheck(options.check_precision, exact.forward, extractor.num_classes, fid=fid)
     return extractor
 
 
