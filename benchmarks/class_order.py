@@ -27,7 +27,7 @@ from inception_score.metrics.inception import class_order_test
 
 CLASSES = 1000
 SPLITS = 10
-LEVELS = {"unsure": 3.0, "soft": 4.0, "medium": 5.0, "confident": 8.0}  # the class signal in the logits
+LEVELS = {"unsure": 3.0, "soft": 4.0, "medium": 5.0, "confident": 8.0, "one-hot": 100.0}  # the class signal
 
 
 def predictions(n: int, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--trials-5k", type=int, default=2000)
     parser.add_argument("--trials-50k", type=int, default=200)
     args = parser.parse_args()
-    print(f"| N | predictions | mean top-1 p | false alarms (random order) | detections (class order) | time s |")
+    print("| N | predictions | mean top-1 p | false alarms (random order) | detections (class order) | time s |")
     print("|---|---|---|---|---|---|")
     for n, trials in ((5_000, args.trials_5k), (50_000, args.trials_50k)):
         for level, signal in LEVELS.items():
