@@ -2,7 +2,9 @@
 # Everything that needs an NVIDIA GPU, in one command on a GPU machine, results in $OUT:
 #   1. tests/test_gpu.py and tests/test_parity.py: exact on the GPU equals the CPU within 1e-5 in
 #      IS (TF32 off), fast stays within its tolerance, decode workers and the batch size chosen
-#      from free memory change nothing, parity with torch-fidelity;
+#      from free memory change nothing, parity with torch-fidelity; tests/test_manifold.py -k cuda:
+#      precision/recall and density/coverage on CUDA equal the CPU within one image. A missing or
+#      broken CUDA fails (INCEPTION_SCORE_REQUIRE_GPU=1) instead of reporting "skipped";
 #   2. benchmarks/bench.py --device cuda: the full-scale table against torch-fidelity.
 # Usage, from the repository root (after benchmarks/fetch_wheels.sh, with .whl carried along):
 #   benchmarks/gpu_check.sh [all|tests|bench] [bench.py options, e.g. --cases 1,2 --compile]
@@ -25,7 +27,9 @@ case "$what" in all | tests | bench) ;; *) echo "gpu_check: expected all, tests 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"; } >"$out/gpu.txt" 2>&1
 status=0
 if [ "$what" != bench ]; then
-  python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_parity.py 2>&1 | tee "$out/gpu-tests.log" || status=1
+  INCEPTION_SCORE_REQUIRE_GPU=1 python3 -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_parity.py \
+    2>&1 | tee "$out/gpu-tests.log" || status=1
+  python3 -m pytest -q -rs -p no:cacheprovider tests/test_manifold.py -k cuda 2>&1 | tee -a "$out/gpu-tests.log" || status=1
 fi
 if [ "$what" != tests ]; then
   python3 benchmarks/bench.py --device cuda --data-dir /tmp/bench-data --out "$out/results-gpu.md" "$@" 2>&1 \
