@@ -211,3 +211,33 @@ def test_resume_refuses_a_state_file_of_another_command(folder: Path, tmp_path: 
     with pytest.raises(InputError, match="protocol is 'torch-fidelity', but this command has 'original'; resume with"):
         run(folder, stand_in, state=str(state), protocol="original")
     assert torch.load(state, weights_only=True)["provenance"]["next"] == 53
+
+
+def test_merge_and_resume_refuse_files_of_other_images(folder: Path, tmp_path: Path, stand_in) -> None:
+    """Shards and state files record what they scored (names and sizes; for --state also modification
+    times): a shard of another folder, or a state file of changed images, is never added in silently."""
+    other = tmp_path / "other"
+    write_images(other, make_images(53, (20, 20), seed=62))  # same names, same count: other pixels
+    for p in sorted(other.iterdir())[:3]:
+        p.write_bytes(p.read_bytes() + b"\0" * 7)  # PNG ignores bytes after IEND; the sizes differ
+    a, b = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
+    run(folder, stand_in, shard=(0, 2), save_stats=a)
+    run(other, stand_in, shard=(1, 2), save_stats=b)
+    with pytest.raises(InputError, match=r"b\.pt: scored other images .* than .*a\.pt; shards must come"):
+        merge_stats([a, b])
+
+    state = tmp_path / "s.pt"
+    run(folder, stand_in, state=str(state))
+    with pytest.raises(InputError, match="scored other images"):
+        run(other, stand_in, state=str(state))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in sorted(folder.iterdir()):
+        (copy / p.name).write_bytes(p.read_bytes())
+    state2 = tmp_path / "s2.pt"
+    run(copy, stand_in, state=str(state2))
+    victim = sorted(copy.iterdir())[5]
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))  # rewritten in place
+    with pytest.raises(InputError, match="same files changed since"):
+        run(copy, stand_in, state=str(state2))
+    assert run(folder, stand_in, state=str(state)).num_images == 53  # the same images resume

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from .base import Batch, ImageSource, collate_list, index_ranges, stack_if_same_size
+from .base import Batch, ImageSource, collate_list, file_identity, index_ranges, stack_if_same_size
 from .files import HEADER_BYTES, IMAGE_EXTENSIONS, MAX_IMAGE_BYTES, decode_bytes, header_problem
 from .opening import one_line, open_regular
 
@@ -222,6 +222,9 @@ class ArchiveSource(ImageSource):
 
     def label(self, index: int) -> str:
         return f"{self.name}:{self.members[index][0]}"
+
+    def identity(self, exact: bool = False) -> list[Any]:
+        return ["archive", file_identity(self.path, exact), [[m[0], m[-1]] for m in self.members]]
 
     def batches(
         self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None

@@ -77,6 +77,20 @@ class ArraySource(ImageSource):
     def __len__(self) -> int:
         return int(self.array.shape[0])
 
+    def identity(self, exact: bool = False) -> list[Any]:
+        """Shape, dtype and a hash of the first, middle and last image (hashing a whole array of
+        large images would cost seconds)."""
+        import hashlib
+
+        n = len(self)
+        digest = hashlib.sha256()
+        for i in sorted({0, n // 2, n - 1}):
+            one = self.array[i]
+            if isinstance(one, Tensor):  # any device and dtype (bfloat16 has no numpy twin): its bytes
+                one = one.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+            digest.update(np.ascontiguousarray(one).tobytes())
+        return ["array", list(self.array.shape), str(self.array.dtype), digest.hexdigest()[:16]]
+
     def batches(
         self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
     ) -> Iterator[Batch]:

@@ -47,6 +47,8 @@ __all__ = [
     "array_layout",
     "to_uint8_nchw",
     "first_non_finite",
+    "fingerprint",
+    "file_identity",
 ]
 
 HALF_TOLERANCE = 1e-4  # of a uint8 level: float rounding of (k + 0.5) / 255 stays well inside it
@@ -85,6 +87,34 @@ class ImageSource(ABC):
     def label(self, index: int) -> str:
         """What to call image ``index`` of this source in a report (a file, a member, a position)."""
         return f"{self.name}[{index}]"
+
+    def identity(self, exact: bool = False) -> list[Any]:
+        """What identifies these images, cheaply, for statistics and state files: two runs over the
+        same images give the same identity. Portable by default (file names and sizes, not where
+        they are: the shards of a job array may see the data at other paths); ``exact`` adds
+        what changes when a file is rewritten in place (modification times), for resuming.
+        Subclasses refine this default (the kind of source and its length)."""
+        return [type(self).__name__, len(self)]
+
+
+def fingerprint(sources: Any, exact: bool = False) -> str:
+    """sha256 (16 hex digits) of the identities of ``sources``, in order."""
+    import hashlib
+    import json
+
+    parts = [source.identity(exact) for source in sources]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def file_identity(path: str, exact: bool) -> list[Any]:
+    """A file's base name and size (and with ``exact``, its modification time in ns)."""
+    import os
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [os.path.basename(path), None]
+    return [os.path.basename(path), info.st_size, *([info.st_mtime_ns] if exact else [])]
 
 
 def index_ranges(start: int, stop: int, batch_size: int) -> Iterator[tuple[int, int]]:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, warn
-from .base import Batch, ImageSource, collate_list, stack_if_same_size
+from .base import Batch, ImageSource, collate_list, file_identity, stack_if_same_size
 from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_header, decode_image, list_images
 
 __all__ = ["FolderSource"]
@@ -90,6 +90,9 @@ class FolderSource(ImageSource):
 
     def label(self, index: int) -> str:
         return self.paths[index]
+
+    def identity(self, exact: bool = False) -> list[Any]:
+        return ["files", [file_identity(p, exact) for p in self.paths]]
 
     def first_problem(self, num_workers: int = 0) -> str | None:
         """The first file, in order, that cannot be an image judging by its metadata and header

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 from .archives import ARCHIVE_READ_ERRORS
-from .base import Batch, ImageSource, array_layout, index_ranges, to_uint8_nchw
+from .base import Batch, ImageSource, array_layout, file_identity, index_ranges, to_uint8_nchw
 from .files import MAX_PIXELS
 from .opening import one_line, open_regular
 
@@ -154,6 +154,9 @@ class NpySource(ImageSource):
             raise InputError(f"{self.name}: not a readable .npz archive (bad local header of arr_0)")
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         return info.header_offset + 30 + name_len + extra_len
+
+    def identity(self, exact: bool = False) -> list[Any]:
+        return ["array file", file_identity(self.path, exact), list(self.shape), str(self.dtype)]
 
     def __len__(self) -> int:
         return int(self.shape[0])

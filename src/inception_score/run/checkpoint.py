@@ -36,7 +36,11 @@ __all__ = ["FORMAT", "VERSION", "MUST_AGREE", "save_stats", "load_stats", "check
 FORMAT = "inception-score-stats"
 VERSION = 2  # 2: the state of each accumulator by name (1: one ScoreState)
 # Provenance fields two shards must share to be merged (start/stop must tile 0..N instead).
-MUST_AGREE = ("package_version", "weights_sha256", "spec", "precision", "reference")
+MUST_AGREE = ("inputs", "package_version", "weights_sha256", "spec", "precision", "reference")
+_DIFFERENT = {  # how to say it when the value itself means nothing to a reader
+    "inputs": "scored other images (another folder or file, or other files under the same names)",
+    "reference": "compared with another reference",
+}
 
 
 def save_stats(path: str | os.PathLike[str], provenance: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
@@ -99,4 +103,12 @@ def check_agreement(
     keys = [k for k in MUST_AGREE if k != "spec"] + sorted(set(first.get("spec") or {}) | set(other.get("spec") or {}))
     for key in keys:
         if a.get(key) != b.get(key):
-            raise InputError(f"{other_name}: {key} is {b.get(key)!r}, but {first_name} has {a.get(key)!r}; {hint}")
+            if key in _DIFFERENT:
+                raise InputError(f"{other_name}: {_DIFFERENT[key]} than {first_name}; {hint}")
+            mine, theirs = _shown(key, b.get(key)), _shown(key, a.get(key))
+            raise InputError(f"{other_name}: {key} is {mine}, but {first_name} has {theirs}; {hint}")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A recorded value as a reader understands it."""
+    return "None (the protocol's default)" if value is None and key == "splits" else repr(value)

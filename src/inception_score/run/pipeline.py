@@ -33,7 +33,7 @@ from ..features.extractor import (
     inception_extractor,
     require_inception,
 )
-from ..inputs.base import ImageSource
+from ..inputs.base import ImageSource, fingerprint
 from ..inputs.generators import generator_source
 from ..inputs.models import load_model
 from ..inputs.sources import open_sources
@@ -189,7 +189,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         prdc_k=options.prdc_k,
     )
     accumulators = build_accumulators(spec, sums_device(work.device), reference)
-    provenance = _provenance(options, spec, extractor, work.batch_size, reference)
+    provenance = _provenance(options, spec, extractor, work.batch_size, reference, opened)
     position = _resume(state_path, saved, accumulators, provenance, work.mine) if saved else work.mine[0]
     extra = reference_tensors(reference) if reference is not None else {}
 
@@ -367,10 +367,17 @@ def _extractor(
 
 
 def _provenance(
-    options: Options, spec: MetricSpec, extractor: Extractor, batch_size: int, reference: Reference | None
+    options: Options,
+    spec: MetricSpec,
+    extractor: Extractor,
+    batch_size: int,
+    reference: Reference | None,
+    opened: Sequence[ImageSource],
 ) -> dict[str, Any]:
     """What a stats or state file must share with another to be merged or resumed."""
     return {
+        "inputs": fingerprint(opened),  # the images: names and sizes (portable across machines)
+        "inputs_exact": fingerprint(opened, exact=True),  # ... and modification times (for --state)
         "package_version": __version__,
         "weights_sha256": extractor.weights.sha256 if extractor.weights else "custom network",
         "spec": spec.to_dict(),
@@ -412,6 +419,11 @@ def _resume(
     recorded, tensors = saved
     hint = "resume with the same command, or remove the file to start over"
     check_agreement(provenance, recorded, "this command", str(path), hint=hint)
+    if recorded.get("inputs_exact") != provenance["inputs_exact"]:
+        raise InputError(
+            f"{path}: was saved by a run over other images, or the same files changed since (a file rewritten in "
+            f"place); {hint}"
+        )
     if (recorded.get("start"), recorded.get("stop")) != mine:
         covers = f"{recorded.get('start')}..{recorded.get('stop')}"
         raise InputError(f"{path}: covers images {covers}, this command {mine[0]}..{mine[1]}; {hint}")
