@@ -6,6 +6,7 @@ matplotlib is missing."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import sys
 import types
@@ -90,7 +91,9 @@ def with_fid(result: dict) -> dict:
         "kid_mean": 0.00412,
         "kid_std": 0.00031,
         "sfid": 20.5,
-        "recall": 0.55,
+        "improved_precision": 0.71,
+        "improved_recall": 0.55,
+        "pr_k": 3,
         "density": 0.98,
         "coverage": 0.83,
         "fid_reference": {"path": "/ref/<b>in</b>.npz", "kind": "npz", "num_images": 50000, "sha256": "cd" * 32},
@@ -232,8 +235,10 @@ def test_accepts_result_object(tmp_path: Path) -> None:
     assert "9.5000 ± 0.1000" in text and "ab" * 32 in text
 
 
-def test_metrics_to_come_are_shown_when_present(tmp_path: Path) -> None:
-    page = write_report(tmp_path, full_data(with_fid(full_result()) | {"precision": 0.71}))
+def test_comparison_metrics_are_shown_when_present(tmp_path: Path) -> None:
+    result_fields = {f.name for f in dataclasses.fields(Result)}
+    assert set(with_fid({"is_infinity_fit": {"n": []}})) <= result_fields  # the names compute() returns
+    page = write_report(tmp_path, full_data(with_fid(full_result())))
     text = page.read_text(encoding="utf-8")
     for row in (
         '<th>FID</th><td class="num">12.3456</td>',
@@ -241,6 +246,7 @@ def test_metrics_to_come_are_shown_when_present(tmp_path: Path) -> None:
         '<th>KID</th><td class="num">0.00412 ± 0.00031</td>',
         '<th>sFID</th><td class="num">20.5000</td>',
         '<th>Precision</th><td class="num">0.7100</td>',
+        "(k = 3)",
         '<th>Recall</th><td class="num">0.5500</td>',
         '<th>Density</th><td class="num">0.9800</td>',
         '<th>Coverage</th><td class="num">0.8300</td>',

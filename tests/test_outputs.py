@@ -77,3 +77,23 @@ def test_our_own_statistics_file_may_be_replaced(inputs) -> None:
     for _ in range(2):  # the second run replaces the first run's file
         inception_score.compute(inputs["folder"], network=Counting(), splits=1, progress=False, save_stats=str(stats))
     assert stats.is_file()
+
+
+def test_a_file_in_a_missing_folder_is_refused_and_nothing_is_created(inputs, capsys) -> None:
+    """A typo in an output file's folder is an error before any work (exit 2), not a new tree of
+    folders; a folder output (--report) is created with its parents, and only when written."""
+    tmp = inputs["tmp"]
+    for argv in (
+        ["stats", str(inputs["folder"]), "-o", str(tmp / "typo" / "deeper" / "ref.npz")],
+        [str(inputs["folder"]), "--save-stats", str(tmp / "typo" / "s.pt")],
+        [str(inputs["folder"]), "--state", str(tmp / "typo" / "state.pt")],
+    ):
+        assert main([*argv, "--weights", str(tmp / "none.pth")]) == 2
+        err = capsys.readouterr().err
+        assert f"the folder {tmp / 'typo'}" in err and "does not exist; create it first" in err, err
+        assert not (tmp / "typo").exists()
+    Counting.calls = 0
+    with pytest.raises(inception_score.InputError):  # fails after the check: the report folder is not made
+        inception_score.compute([inputs["folder"], tmp / "missing.png"], network=Counting(), splits=1,
+                                progress=False, report=str(tmp / "new" / "report"))  # fmt: skip
+    assert not (tmp / "new").exists() and Counting.calls == 0

@@ -241,3 +241,20 @@ def test_merge_and_resume_refuse_files_of_other_images(folder: Path, tmp_path: P
     with pytest.raises(InputError, match="same files changed since"):
         run(copy, stand_in, state=str(state2))
     assert run(folder, stand_in, state=str(state)).num_images == 53  # the same images resume
+
+
+def test_merge_names_what_a_wrong_file_is_in_plain_words(tmp_path: Path) -> None:
+    import numpy as np
+
+    npz, text, torn = tmp_path / "ref.npz", tmp_path / "notes.txt", tmp_path / "torn.pt"
+    np.savez(npz, mu=np.zeros(3), sigma=np.eye(3))
+    text.write_text("hello")
+    torch.save({"a": torch.zeros(1000)}, torn)
+    torn.write_bytes(torn.read_bytes()[:1500])
+    for path, what in ((npz, "a numpy .npz: a reference for --ref"), (text, "not a torch file"), (torn, "truncated")):
+        with pytest.raises(InputError) as info:
+            merge_stats([str(path)])
+        message = str(info.value)
+        assert message.startswith(f"{path}: not an inception-score statistics file (") and what in message, message
+        assert "expected a .pt file written with --save-stats or --state" in message
+        assert "weights_only" not in message and "enforce" not in message and "\n" not in message

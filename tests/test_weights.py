@@ -685,3 +685,21 @@ def test_cli_with_nan_weights_exits_4(nan_checkpoint: Path, tmp_path: Path, caps
     assert code == 4 and out == ""
     assert err.count("\n") == 1
     assert str(nan_checkpoint) in err and "tensor fc.weight holds NaN or inf" in err
+
+
+def test_a_cache_file_found_by_name_with_another_hash_is_named_in_a_warning(server: LoopbackServer) -> None:
+    """The hub cache is trusted by file name (torch-fidelity and pytorch-fid put the file there); a
+    file of that name with other bytes still scores, with a warning that names it."""
+    from inception_score.errors import recording
+
+    spec = spec_for(server.add("/good.pth", GOOD))
+    good = hub_checkpoint_dir() / spec.filenames[0]
+    with recording() as recorded:
+        locate_weights(spec=spec, progress=False)  # the download is hash-checked
+        locate_weights(spec=spec, progress=False)  # from the cache, the right hash
+    assert recorded == []
+    good.write_bytes(GOOD + b"\0")
+    with recording() as recorded:
+        found = locate_weights(spec=spec, progress=False)
+    assert found.source == "cache" and len(recorded) == 1
+    assert str(good) in recorded[0] and "not comparable with published numbers" in recorded[0]

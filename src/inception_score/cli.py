@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -187,7 +188,13 @@ def options_from_args(args: argparse.Namespace) -> Options:
 def _one_line_warning(
     message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
 ) -> None:
-    print(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
+    """One line per warning, on rank 0 only under torchrun (the ranks warn alike), and through tqdm so
+    that it does not share a line with a progress bar."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    from tqdm import tqdm
+
+    tqdm.write(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
 
 
 SUBCOMMANDS = {"merge": build_merge_parser, "stats": build_stats_parser, "evaluate": build_evaluate_parser}
@@ -222,10 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "evaluate":
             text = evaluator_json(result) if args.json else "\n".join(printable(x) for x in evaluator_lines(result))
         elif command == "stats":
-            text = (json.dumps(result, indent=2) if args.json else
+            text = (json.dumps({"output": args.output, **result}, indent=2) if args.json else
                     printable(f"statistics of {result['num_images']} images written to {args.output}"))  # fmt: skip
         else:
             text = result.to_json() if args.json else "\n".join(printable(line) for line in result.summary_lines())
+            if getattr(args, "report", None) and not args.json and hasattr(result, "inception_score_mean"):
+                from .report.html import REPORT_NAME
+
+                text += "\n" + printable(f"report: {os.path.join(args.report, REPORT_NAME)}")
         print(text)
     return 0
 
@@ -236,6 +247,8 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
 
     if command == "merge":
         return merge_stats(list(args.files))
+    if command == "evaluate":
+        args.ref = args.ref_batch  # checking --metrics needs it: fid, kid, sfid, pr and prdc compare with it
     options = options_from_args(args)
     if command == "stats":
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options) if f.name in RUN_FLAGS}
@@ -243,7 +256,7 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
                                   spatial=args.spatial, progress=options.progress, **values)  # fmt: skip
     if command == "evaluate":
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options)
-                  if getattr(args, f.name, None) not in (None, False)}  # fmt: skip
+                  if f.name != "ref" and getattr(args, f.name, None) not in (None, False)}  # fmt: skip
         return evaluate(args.ref_batch, args.sample_batch, progress=options.progress, **values)
     if not args.sources and not args.generator:
         raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")

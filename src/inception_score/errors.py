@@ -113,6 +113,17 @@ def printable(text: object) -> str:
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def a(noun: object) -> str:
+    """``noun`` with its indefinite article, for messages: ``"an int"``, ``"a str"``, ``"a uint8 array"``.
+
+    Example:
+        >>> a("Image"), a("float32 array"), a("uint8 array")
+        ('an Image', 'a float32 array', 'a uint8 array')
+    """
+    text = str(noun)
+    return f"an {text}" if text[:1].lower() in ("a", "e", "i", "o") else f"a {text}"
+
+
 def plural(count: int, noun: str) -> str:
     """``"1 image"``, ``"2 images"``: a count with its noun, for messages.
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import check_choice, check_device, check_image_range, check_int, check_shard, check_triple
-from .errors import OptionsError
+from .errors import OptionsError, a
 from .metrics.protocols import PROTOCOLS
 
 __all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "METRICS", "PR_PRECISIONS", "parse_pair"]
@@ -265,7 +265,8 @@ class Options:
             needs_ref = [m for m in self.metrics if m != "is"]
             if needs_ref and self.ref is None:
                 raise OptionsError(
-                    f"metrics: {', '.join(needs_ref)} compare the samples with real images; give them with --ref REF"
+                    f"metrics: {' and '.join(needs_ref)} compare{'s' if len(needs_ref) == 1 else ''} the samples "
+                    "with real images; give them with --ref REF"
                 )
         if self.fid_infinity and self.ref is None:
             raise OptionsError("fid_infinity: compares the samples with real images; give them with --ref REF")
@@ -293,7 +294,7 @@ class Options:
                 if hasattr(value, "__fspath__"):
                     set_(self, name, str(value.__fspath__()))
                 else:
-                    raise OptionsError(f"{name}: got a {type(value).__name__}, expected a path or spec as a string")
+                    raise OptionsError(f"{name}: got {a(type(value).__name__)}, expected a path or spec as a string")
         for name in ("recursive", "compile", "progress", "fid_infinity"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name}: got {getattr(self, name)!r}, expected True or False")

@@ -428,6 +428,12 @@ def locate_weights(
         digest = sha256_file(path)
     except OSError as exc:
         raise WeightsError(f"Cannot read Inception weights {path}: {_reason(exc)}; expected a readable file.") from exc
+    if origin == "cache" and not digest.startswith(spec.sha256_prefix):  # found by name only: say it is not the file
+        warn(
+            f"Inception weights {path} (torch hub cache) have sha256 {digest[:8]}..., not {spec.sha256_prefix}... "
+            "as the published weights: scores are not comparable with published numbers (delete the file to "
+            "download the real weights)"
+        )
     return ResolvedWeights(path=path, sha256=digest, source=origin)
 
 

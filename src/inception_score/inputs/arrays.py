@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, a
 from .base import Batch, ImageSource, array_layout, first_non_finite, index_ranges, to_uint8_nchw
 
 __all__ = ["ArraySource", "RANGE_TOLERANCE", "check_float_images", "images_to_uint8"]
@@ -121,7 +121,7 @@ def images_to_uint8(
             out.append(one[0])
         return torch.stack(out) if all(o.shape == out[0].shape for o in out) else out
     if not isinstance(images, (np.ndarray, Tensor)):
-        raise InputError(f"{name}: got a {type(images).__name__}; expected a torch tensor or numpy array of images")
+        raise InputError(f"{name}: got {a(type(images).__name__)}; expected a torch tensor or numpy array of images")
     is_torch = isinstance(images, Tensor)
     is_float = images.dtype.is_floating_point if is_torch else np.issubdtype(images.dtype, np.floating)
     is_uint8 = images.dtype == (torch.uint8 if is_torch else np.uint8)

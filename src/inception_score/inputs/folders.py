@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError, warn
+from ..errors import InputError, plural, warn
 from .base import Batch, ImageSource, collate_list, file_identity, stack_if_same_size
 from .files import IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, check_header, decode_image, list_images
 
@@ -143,4 +143,4 @@ class FolderSource(ImageSource):
             images = [img for _, img, _, _ in items]
             yield Batch(np.array([i for i, _, _, _ in items], dtype=np.int64), stack_if_same_size(images))
         if animated:
-            warn(f"{self.name}: {animated} animated images (GIF/WebP); each was scored by its first frame")
+            warn(f"{self.name}: {plural(animated, 'animated image')} (GIF/WebP/PNG); each is scored by its first frame")

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_choice, check_image_range, check_int
-from ..errors import InputError, OptionsError
+from ..errors import InputError, OptionsError, a
 from .arrays import images_to_uint8
 from .base import Batch, ImageSource, index_ranges
 
@@ -338,10 +338,10 @@ def generator_source(obj: Any, num_samples: int, **options: Any) -> GeneratorSou
         if module_options:
             raise OptionsError(
                 f"generator: options {', '.join(module_options)} apply to nn.Module generators; "
-                f"got a {type(obj).__name__}, which is called as f(n)"
+                f"got {a(type(obj).__name__)}, which is called as f(n)"
             )
         sample_fn = obj
         source_options.setdefault("name", f"generator {getattr(obj, '__name__', type(obj).__name__)}")
     else:
-        raise InputError(f"generator: got a {type(obj).__name__}; expected a function of n or an nn.Module")
+        raise InputError(f"generator: got {a(type(obj).__name__)}; expected a function of n or an nn.Module")
     return GeneratorSource(sample_fn, num_samples, **source_options)

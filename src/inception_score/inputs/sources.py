@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, a
 from .archives import ArchiveSource, is_archive
 from .arrays import ArraySource
 from .base import ImageSource
@@ -100,7 +100,7 @@ def open_source(
             f"or an .npz/.npy holding arr_0 as N x H x W x 3 uint8"
         )
     raise InputError(
-        f"source: got a {type(source).__name__}; expected a path, a numpy array or a torch tensor of images"
+        f"source: got {a(type(source).__name__)}; expected a path, a numpy array or a torch tensor of images"
     )
 
 

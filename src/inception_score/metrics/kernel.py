@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_int
-from ..errors import InputError
+from ..errors import InputError, a
 from ..features.network import InceptionOutput
 from ..features.runner import ieee_fp32
 from .base import Accumulator
@@ -65,7 +65,7 @@ def _features(x: Tensor | np.ndarray, name: str) -> Tensor:
     """``x`` as an N x D real tensor, without copying; InputError naming ``name`` otherwise."""
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fiu":
-            raise InputError(f"KID: the {name} features must be real numbers, got a {x.dtype} array")
+            raise InputError(f"KID: the {name} features must be real numbers, got {a(str(x.dtype) + ' array')}")
         x = torch.from_numpy(x)
     if not isinstance(x, Tensor) or x.dtype.is_complex or x.dtype == torch.bool:
         raise InputError(f"KID: the {name} features must be an N x D real tensor or array, got {type(x).__name__}")

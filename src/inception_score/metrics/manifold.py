@@ -90,7 +90,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_choice, check_int
-from ..errors import InputError, OptionsError, warn
+from ..errors import InputError, OptionsError, a, warn
 from ..features.network import InceptionOutput
 from .base import Accumulator
 from .reference import Reference
@@ -119,7 +119,7 @@ def _matrix(x: Any, name: str) -> Tensor:
     """``x`` (Tensor or array, N x D, real numbers) as a tensor, without copying; InputError otherwise."""
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fiu":
-            raise InputError(f"{name}: expected real-valued features, got a {x.dtype} array")
+            raise InputError(f"{name}: expected real-valued features, got {a(str(x.dtype) + ' array')}")
         x = torch.from_numpy(x)
     if not isinstance(x, Tensor):
         raise InputError(f"{name}: expected an N x D tensor or array of features, got {type(x).__name__}")

@@ -134,10 +134,9 @@ class ReportData:
         result: the result's fields, as :meth:`Result.to_dict()
             <inception_score.report.result.Result.to_dict>` gives them (a ``Result`` is accepted and
             converted); any field may be missing or None, and what it would show is left out or
-            replaced by a note. Fields of metrics still to come (``fid``, ``kid_mean``, ``kid_std``,
-            ``sfid``, ``precision``, ``recall``, ``density``, ``coverage``, ``fid_reference``,
-            ``fid_infinity`` with ``fid_infinity_fit``) are shown only when present (``precision``
-            only as a number: as a string it is the run's arithmetic, "exact" or "fast").
+            replaced by a note. The comparison metrics (``fid``, ``kid_mean``, ``kid_std``, ``sfid``,
+            ``improved_precision``, ``improved_recall``, ``density``, ``coverage``, ``fid_reference``,
+            ``fid_infinity`` with ``fid_infinity_fit``) are shown only when present.
         marginal: float64 C, the mean class probability over all images; ``class_names``: C names.
         confidence_histogram: images per bin of top-1 confidence.
         most_confident, least_confident: the gallery, most (least) confident first.

@@ -68,8 +68,8 @@ OTHER_METRICS = (
     ("fid_infinity", None, ".4f", "FID at infinite N", "FID_N extrapolated to 1/N = 0 (Chong &amp; Forsyth 2020)"),
     ("kid_mean", "kid_std", ".5f", "KID", "kernel inception distance, mean ± std over subsets; lower is better"),
     ("sfid", None, ".4f", "sFID", "FID of spatial features (Nash et al. 2021); lower is better"),
-    ("precision", None, ".4f", "Precision", "share of the images inside the reference's manifold; higher is better"),
-    ("recall", None, ".4f", "Recall", "share of the reference inside the images' manifold; higher is better"),
+    ("improved_precision", None, ".4f", "Precision", "share of images in the reference's manifold; higher is better"),
+    ("improved_recall", None, ".4f", "Recall", "share of the reference inside the images' manifold; higher is better"),
     ("density", None, ".4f", "Density", "how densely the images fill the reference's manifold (Naeem et al. 2020)"),
     ("coverage", None, ".4f", "Coverage", "share of the reference's neighbourhoods holding an image; higher is better"),
 )
@@ -275,13 +275,13 @@ def _other_metrics(result: Mapping[str, Any]) -> list[str]:
     rows = []
     for key, std_key, spec, name, what in OTHER_METRICS:
         value = result.get(key)
-        if value is None or isinstance(value, str):  # absent; "precision" is also the run's "exact" / "fast"
+        if value is None:
             continue
         shown = _num(value, spec)
         if std_key and as_number(result.get(std_key)) is not None:
             shown += f" ± {_num(result.get(std_key), spec)}"
-        k = result.get("pr_k" if key in ("precision", "recall") else "prdc_k")
-        if key in ("precision", "recall", "density", "coverage") and isinstance(k, int):
+        k = result.get("pr_k" if key in ("improved_precision", "improved_recall") else "prdc_k")
+        if key in ("improved_precision", "improved_recall", "density", "coverage") and isinstance(k, int):
             what += f" (k = {k})"
         if key == "fid_infinity":
             fit = result.get("fid_infinity_fit")

@@ -219,33 +219,11 @@ class ShardSummary:
     def summary(self) -> str:
         return "\n".join(self.summary_lines())
 
-    def _comparison_lines(self) -> list[str]:
-        """FID, KID, sFID, precision/recall, density/coverage: one line each, and the reference."""
-        lines = []
-        if self.fid is not None:
-            extra = f"; at infinite N {self.fid_infinity:.4f}" if self.fid_infinity is not None else ""
-            lines.append(f"FID: {self.fid:.4f}{extra}")
-        if self.kid_mean is not None:
-            lines.append(f"KID: {self.kid_mean:.6f} ± {self.kid_std:.6f}")
-        if self.sfid is not None:
-            lines.append(f"sFID: {self.sfid:.4f}")
-        if self.improved_precision is not None:
-            lines.append(
-                f"precision: {self.improved_precision:.4f}, recall: {self.improved_recall:.4f} "
-                f"(k = {self.pr_k}, {self.pr_distances} distances)"
-            )
-        if self.density is not None:
-            lines.append(f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k})")
-        ref = self.fid_reference
-        if ref:
-            count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
-            digest = f", sha256 {ref['sha256'][:16]}…" if ref.get("sha256") else ""
-            lines.append(f"reference: {ref.get('path')} ({ref.get('kind')}, {count}{digest})")
-        return lines
-
     def summary_lines(self) -> list[str]:
         return [
-            f"shard {self.shard}: images {self.start}..{self.stop - 1} of {self.num_images}; statistics written to "
+            f"shard {self.shard}: "
+            + (f"images {self.start}..{self.stop - 1}" if self.stop > self.start else "no images")
+            + f" of {self.num_images}; statistics written to "
             f"{self.stats_file} (combine the shards with: inception-score merge FILE...)"
         ]
 

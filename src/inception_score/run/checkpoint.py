@@ -29,7 +29,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from ..inputs.opening import one_line, open_regular
+from ..inputs.opening import open_regular
 
 __all__ = ["FORMAT", "VERSION", "MUST_AGREE", "save_stats", "load_stats", "check_ranges", "check_agreement"]
 
@@ -57,13 +57,35 @@ def load_stats(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     with open_regular(path, name, "a statistics file written by --save-stats or --state") as f:  # no FIFO hangs
         try:
             payload = torch.load(f, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a file that is not a checkpoint
-            raise InputError(f"{name}: not an inception-score statistics file ({one_line(exc)})") from None
+        except Exception:  # torch raises many types, worded for its developers, for a file that is not ours
+            what = _what_it_is(f)
+            raise InputError(f"{name}: not an inception-score statistics file ({what}); {_EXPECTED}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"{name}: not an inception-score statistics file (written with --save-stats or --state)")
+        raise InputError(f"{name}: not an inception-score statistics file; {_EXPECTED}")
     if payload.get("version") != VERSION:
         raise InputError(f"{name}: statistics format version {payload.get('version')}, this version reads {VERSION}")
     return payload["provenance"], payload["state"]
+
+
+_EXPECTED = "expected a .pt file written with --save-stats or --state"
+
+
+def _what_it_is(f: Any) -> str:
+    """What a file that torch cannot load as a checkpoint is, in a reader's words."""
+    import zipfile
+
+    f.seek(0)
+    if not zipfile.is_zipfile(f):
+        return "not a torch file, or a truncated one"
+    f.seek(0)
+    try:
+        with zipfile.ZipFile(f) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "a damaged zip file"
+    if names and all(n.endswith(".npy") for n in names):
+        return "a numpy .npz: a reference for --ref, or images to score"
+    return "a damaged or truncated torch file" if any(n.endswith("data.pkl") for n in names) else "a zip file"
 
 
 def check_ranges(ranges: list[tuple[str, int, int]], num_images: int) -> None:

@@ -45,8 +45,15 @@ def same_path(path: str | os.PathLike[str], others: Iterable[str | os.PathLike[s
     return any(real == _real(other) for other in others)
 
 
-def _writable_parent(folder: Path, option: str, shown: str) -> None:
+def _writable_parent(folder: Path, option: str, shown: str, create: bool) -> None:
+    """``folder`` (or, when it is to be created, its first existing ancestor) must be a writable
+    folder. Nothing is created here: a run that fails later leaves no empty folders behind. A file's
+    folder must exist already (as for ``cp`` or ``torch.save``: a typo in it is an error, not a new
+    tree of folders); a folder output (``--report``, ``--cache``) is created with its parents when
+    written."""
     probe = folder
+    if not create and not folder.exists():
+        raise OptionsError(f"{option}: {shown}: the folder {folder} does not exist; create it first")
     while not probe.exists():  # the first existing ancestor must be a writable folder
         if probe.parent == probe:
             break
@@ -54,11 +61,10 @@ def _writable_parent(folder: Path, option: str, shown: str) -> None:
     if probe.exists() and not probe.is_dir():
         raise OptionsError(f"{option}: {shown}: {probe} is not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        raise OptionsError(f"{option}: {shown}: cannot write in {folder} ({exc.strerror or exc})") from None
+        raise OptionsError(f"{option}: {shown}: cannot write in {probe} ({exc.strerror or exc})") from None
 
 
 def check_output_file(
@@ -84,7 +90,7 @@ def check_output_file(
             raise OptionsError(
                 f"{option}: {shown} exists and was not written by inception-score; refusing to overwrite it"
             )
-    _writable_parent(target.parent if str(target.parent) else Path("."), option, shown)
+    _writable_parent(target.parent if str(target.parent) else Path("."), option, shown, create=False)
 
 
 def check_output_dir(path: str | os.PathLike[str], option: str, inputs: Iterable[str | os.PathLike[str]]) -> None:
@@ -95,4 +101,4 @@ def check_output_dir(path: str | os.PathLike[str], option: str, inputs: Iterable
         raise OptionsError(f"{option}: {shown} is one of the inputs; write to another folder")
     if target.exists() and not target.is_dir():
         raise OptionsError(f"{option}: {shown} exists and is not a folder; expected a folder path")
-    _writable_parent(target, option, shown)
+    _writable_parent(target, option, shown, create=True)

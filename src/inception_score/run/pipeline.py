@@ -136,6 +136,11 @@ def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
         kind = statistics_kind(ref)
         has_features = "ADM" in kind or _has_key(ref, "features")
+        if not has_features:
+            warn(
+                f"KID not computed: {ref} holds the mean and covariance only, and KID needs the features "
+                "(write the reference with `inception-score stats --with-features`, or give its images)"
+            )
     return ("is", "fid", "kid") if has_features else ("is", "fid"), has_features
 
 
@@ -166,7 +171,9 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     state_path = _state_path(options.state, work)
     saved = _saved_state(state_path)
     reference = None
-    if options.ref is not None:
+    if options.ref is not None and metrics == ("is",) and not options.fid_infinity:
+        warn(f"ref: not read, as --metrics {','.join(options.metrics or ())} compares nothing with it")
+    elif options.ref is not None:
         needs = _needs(metrics, options)
         reference = _reference(options, forward, work, workers, needs, extractor, saved)
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
@@ -201,15 +208,18 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     span = Span(work.mine[0], work.mine[1], work.batch_size, workers, work.device.type == "cuda")
     progress = options.progress and work.is_main
     sums = sums_device(work.device) if sums_device(work.device) != work.device else None
-    feed(opened, forward, accumulators, span, position, progress, "img", checkpoint, options.state_interval, sums)
+    every = options.state_interval
+    scored = feed(opened, forward, accumulators, span, position, progress, "img", checkpoint, every, sums)
 
     if work.world is not None:
-        all_reduce([t for a in accumulators for t in a.state().values()], work.device)
+        counted = torch.tensor([float(scored)], dtype=torch.float64, device=sums_device(work.device))
+        all_reduce([t for a in accumulators for t in a.state().values()] + [counted], work.device)
+        scored = int(counted.item())  # images/s of the whole run, not of rank 0
     if options.save_stats and work.is_main:
         span_of_shard = {"start": work.shard[0], "stop": work.shard[1]}
         save_stats(options.save_stats, {**provenance, **span_of_shard}, {**states_of(accumulators), **extra})
     elapsed = time.perf_counter() - start
-    facts = _facts(options, extractor, forward, work, opened, skipped, elapsed, spec, reference)
+    facts = _facts(options, extractor, forward, work, opened, skipped, elapsed, spec, reference, scored)
     shard = None
     if options.shard:
         i, k = options.shard
@@ -227,8 +237,10 @@ def _facts(
     elapsed: float,
     spec: MetricSpec,
     reference: Reference | None,
+    scored: int,
 ) -> dict[str, Any]:
-    """The fields of the result that describe the run, not the images."""
+    """The fields of the result that describe the run, not the images (``scored``: images this
+    process scored in this run, not those a resumed state file had already)."""
     weights = extractor.weights
     cached = isinstance(forward, CachedExtractor)
     return {
@@ -252,7 +264,7 @@ def _facts(
         "cache_hits": forward.hits if cached else None,
         "cache_misses": forward.misses if cached else None,
         "elapsed_s": elapsed,
-        "images_per_second": (work.mine[1] - work.mine[0]) / elapsed if elapsed > 0 else 0.0,
+        "images_per_second": scored / elapsed if elapsed > 0 else 0.0,
     }
 
 
@@ -319,6 +331,11 @@ def _reference(
     if saved is not None and saved[0].get("reference"):
         return reference_from_tensors(saved[1], saved[0]["reference"])
     ref = options.ref
+    if isinstance(ref, str) and ref.lower().endswith((".pt", ".pth")):  # a common mix-up, worth its own words
+        raise InputError(
+            f"ref: {ref}: a .pt file holds a shard's statistics or a run's state (combine shards with "
+            "`inception-score merge`); a reference is images, or an .npz of statistics (`inception-score stats`)"
+        )
     weights = extractor.weights.sha256 if extractor.weights else None
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
         stored, images_needed = load_statistics(ref, needs, weights)
@@ -462,7 +479,7 @@ def statistics(
             except Exception:  # anything else is not a file of ours
                 return False
 
-        check_output_file(output, "output", input_paths(opened, options), ours)
+        check_output_file(output, "stats -o", input_paths(opened, options), ours)
         work = assign_work(opened, device, options.device, options.batch_size, options.precision, None)
         extractor = _extractor(options, opened, None, work, spatial=spatial)
         forward: Extractor | CachedExtractor = extractor

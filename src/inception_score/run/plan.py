@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import DeviceError
+from ..errors import DeviceError, plural, warn
 from ..inputs.base import Batch, ImageSource
 from .distributed import World, agree_min, block, join_world
 
@@ -152,9 +152,19 @@ def assign_work(
         return next_batch_start(sources, size, lo), next_batch_start(sources, size, hi)
 
     span = aligned(*block(num_images, *shard)) if shard else (0, num_images)
+    batches = f"the {plural(span[1] - span[0], 'image')} make fewer batches of {size} than"
+    if shard and span[0] == span[1]:  # blocks snap to batch boundaries, so that any cut gives the same bits
+        warn(
+            f"shard {shard[0]}/{shard[1]}: no images to score ({plural(num_images, 'image')} make fewer batches of "
+            f"{size} than there are shards); its statistics file is still needed by merge"
+        )
     mine = span
     if world is not None:
-        mine = aligned(*block(span[1] - span[0], world.rank, world.size, span[0]))
+        ranks = [aligned(*block(span[1] - span[0], r, world.size, span[0])) for r in range(world.size)]
+        mine = ranks[world.rank]
+        idle = [str(r) for r, (lo, hi) in enumerate(ranks) if lo == hi]
+        if idle and span[0] != span[1]:
+            warn(f"torchrun: {'rank' if len(idle) == 1 else 'ranks'} {', '.join(idle)} score nothing ({batches} ranks)")
     return Work(device, world, size, span, mine)
 
 

@@ -192,7 +192,7 @@ def load_statistics(
             if kind != KINDS["pytorch-fid"]
             else "pytorch-fid files hold mu and sigma only: give the reference images instead"
         )
-        raise InputError(f"{name}: a {kind} without {'; without '.join(missing)}; {hint}")
+        raise InputError(f"{name}: {kind} without {'; without '.join(missing)}; {hint}")
     return Reference(info=info, **parts), bool(missing) and has_images
 
 

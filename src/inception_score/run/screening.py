@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..errors import InputError, warn
+from ..errors import InputError, plural, warn
 from ..inputs.base import ImageSource
 from ..inputs.folders import FolderSource
 from .plan import MAX_WORKERS, available_cpus
@@ -44,11 +44,12 @@ def screen_files(
         for path, reason in dropped:
             warn(f"skipped {path}: {reason}")
         if not len(folder):
-            raise InputError(f"{folder.name}: none of its {total} image files could be read (first: {dropped[0][1]})")
+            first = dropped[0][1]
+            raise InputError(f"{folder.name}: none of its {plural(total, 'image file')} could be read (first: {first})")
         skipped += dropped
     if skipped:
         warn(
-            f"skipped {len(skipped)} unreadable files; the score is over the {sum(len(s) for s in opened)} "
-            f"images that could be read"
+            f"skipped {plural(len(skipped), 'unreadable file')}; the score is over the "
+            f"{plural(sum(len(s) for s in opened), 'image')} that could be read"
         )
     return skipped
