@@ -64,10 +64,14 @@ def test_classifier_input_resizes_scales_and_normalises() -> None:
     assert x.shape == (2, 3, 4, 4) and torch.allclose(x, torch.full_like(x, 2.0))
     same = classifier_input([images[0], images[1]], size=None, mean=(0, 0, 0), std=(1, 1, 1))
     assert same.shape == (2, 3, 5, 7) and float(same.max()) == 1.0
-    assert options_from_args(build_parser().parse_args(["x", "--classifier-mean", "0.5"])).classifier_mean == (0.5,) * 3
-    assert Options(classifier_std=[0.5, 0.25, 1]).classifier_std == (0.5, 0.25, 1.0)  # typed in the API
+    argv = ["x", "--classifier", "m.pt", "--classifier-mean"]
+    assert options_from_args(build_parser().parse_args([*argv, "0.5"])).classifier_mean == (0.5,) * 3
+    assert Options(classifier="m.pt", classifier_std=[0.5, 0.25, 1]).classifier_std == (0.5, 0.25, 1.0)  # typed
     with pytest.raises(OptionsError, match="expected 1 or 3 numbers"):
-        options_from_args(build_parser().parse_args(["x", "--classifier-mean", "1,2"]))
+        options_from_args(build_parser().parse_args([*argv, "1,2"]))
     with pytest.raises(OptionsError, match="classifier_mean: got '0,0,0', expected a tuple"):
-        Options(classifier_mean="0,0,0")
+        Options(classifier="m.pt", classifier_mean="0,0,0")
+    for name, value in (("classifier_size", 32), ("classifier_mean", (0.5,) * 3), ("classifier_std", (0.2,) * 3)):
+        with pytest.raises(OptionsError, match=f"^{name}: only with --classifier"):  # not silently ignored
+            Options(**{name: value})
     assert np.isfinite(x.numpy()).all()

@@ -110,3 +110,65 @@ def test_metrics_without_a_reference_name_them_in_good_grammar() -> None:
         Options(metrics=("fid",))
     with pytest.raises(inception_score.OptionsError, match="^metrics: fid and kid compare the samples with real"):
         Options(metrics=("is", "fid", "kid"))
+
+
+def test_merge_refuses_an_unfinished_state_file_and_takes_one_path(sets, stand_in, tmp_path: Path) -> None:
+    import torch
+
+    run = dict(network=stand_in, splits=1, batch_size=2, progress=False)
+    state = tmp_path / "run.pt"
+    inception_score.compute(sets["samples"], state=str(state), **run)
+    done = inception_score.merge_stats(str(state))  # one path, not a list of its characters
+    assert done.num_images == 5
+    payload = torch.load(state, weights_only=True)
+    payload["provenance"]["next"] = 2  # what a run stopped after 2 of its 5 images leaves
+    torch.save(payload, tmp_path / "cut.pt")
+    with pytest.raises(inception_score.InputError, match=r"cut\.pt: an unfinished --state file \(images 2\.\.4 of"):
+        inception_score.merge_stats([str(tmp_path / "cut.pt")])
+
+
+def test_someone_elses_report_page_is_never_replaced(sets, stand_in, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "rdir"
+    folder.mkdir()
+    (folder / "report.html").write_text("<html>mine</html>")
+    with pytest.raises(inception_score.OptionsError, match=r"report\.html exists and was not written by inc"):
+        inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, report=str(folder))
+    assert (folder / "report.html").read_text() == "<html>mine</html>"
+    ours = tmp_path / "ours"
+    for _ in range(2):  # our own page is replaced by the next run
+        inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, report=str(ours))
+    assert (ours / "report.html").is_file()
+
+
+def test_stats_output_must_be_an_npz_that_ref_reads(sets, checkpoint_path: Path, tmp_path: Path, capsys) -> None:
+    for name in ("ref.pt", "ref"):
+        argv = ["stats", str(sets["samples"]), "-o", str(tmp_path / name), "--weights", str(checkpoint_path)]
+        assert main(argv) == 2
+        assert "expected a file name ending in .npz (what --ref reads)" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()
+
+
+def test_metrics_as_one_string_in_python() -> None:
+    assert Options(metrics="fid, pr", ref="x.npz").metrics == ("fid", "pr")
+
+
+def test_errors_before_the_ranks_join_come_from_rank_zero(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RANK", "1")
+    assert main([str(tmp_path / "missing")]) == 3
+    assert capsys.readouterr().err == ""  # rank 0 checked the same and said it
+    monkeypatch.setenv("RANK", "0")
+    assert main([str(tmp_path / "missing")]) == 3
+    assert "missing: no such file or folder" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_says_where_its_progress_is(monkeypatch, capsys, tmp_path: Path) -> None:
+    import inception_score.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_command", interrupted)
+    assert main(["x", "--state", str(tmp_path / "run.pt")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted;" in err and "run.pt holds the progress saved so far: run the same command" in err

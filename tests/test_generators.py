@@ -471,3 +471,28 @@ def test_the_payloads_are_real_when_torch_export_load_reads_them(tmp_path: Path)
     )
     torch.export.load(str(sym))
     assert expression.exists()
+
+
+def test_generator_options_reach_a_module_given_to_compute_and_are_refused_without_one(
+    stand_in, tmp_path: Path
+) -> None:
+    """compute(G, z_dim=..., latents=..., seed=...) uses them (they were once ignored for a module
+    given as the source), and generator-only options without a generator are errors, not no-ops."""
+    torch.manual_seed(0)
+    g = torch.nn.Sequential(torch.nn.Linear(8, 48), torch.nn.Unflatten(1, (3, 4, 4)), torch.nn.Tanh())
+    run = dict(network=stand_in, num_samples=12, splits=1, progress=False, image_range=(-1, 1), bootstrap=0)
+    normal = inception_score.compute(g, z_dim=8, **run)
+    sobol = inception_score.compute(g, z_dim=8, latents="sobol", **run)
+    reseeded = inception_score.compute(g, z_dim=8, seed=3, **run)
+    assert normal.inception_score_mean != sobol.inception_score_mean
+    assert normal.inception_score_mean != reseeded.inception_score_mean
+    with pytest.raises(InputError, match="needs z_dim"):  # z_dim reached the module's wrapper
+        inception_score.compute(g, **run)
+    images = np.zeros((4, 8, 8, 3), dtype=np.uint8)
+    for extra, message in (
+        ({"num_samples": 4}, "^num_samples: got 4, but it is how many images to draw from a generator"),
+        ({"z_dim": 8}, "^z_dim: only for an nn.Module generator"),
+        ({"latents": "sobol"}, "^latents: only for an nn.Module generator"),
+    ):
+        with pytest.raises(OptionsError, match=message):
+            inception_score.compute(images, network=stand_in, splits=1, progress=False, **extra)

@@ -198,7 +198,7 @@ def test_wrong_array_shape_or_dtype(array, expected: str, stand_in) -> None:
 
 def test_npz_errors(tmp_path: Path, stand_in) -> None:
     np.savez(tmp_path / "named.npz", images=make_images(2))
-    assert "expected an array named arr_0 (the ADM batch format), found images" in error_of(
+    assert "expected an array named arr_0 (the ADM batch format), found arrays named 'images'" in error_of(
         tmp_path / "named.npz", stand_in
     )
     np.savez(tmp_path / "floats.npz", make_images(2).astype(np.float32))

@@ -21,6 +21,7 @@ stays fast without torch), from the one table below.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -128,8 +129,10 @@ def _write_report(directory: str, result: Result, measurement: Any) -> None:
     write_report(directory, report_data(result, measurement))
 
 
-def merge_stats(paths: list[str]) -> Result:
-    """The result of one run over everything, from the ``--save-stats`` files of its shards.
+def merge_stats(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> Result:
+    """The result of one run over everything, from the ``--save-stats`` files of its shards (or
+    finished ``--state`` files); one path or a list of them. Raises InputError naming a file that
+    is not a statistics file, is unfinished, disagrees with the others, or overlaps or leaves a gap.
 
     Example (shell): ``inception-score merge shard-*.pt --json``.
     """

@@ -214,14 +214,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except InceptionScoreError as exc:
             if args.debug:
                 raise
-            print(f"{PROG}: error: {printable(exc)}", file=sys.stderr)
+            rank = _rank()
+            if rank == 0 or _ranks_joined():  # before the ranks join, each checks the same: rank 0 speaks
+                print(f"{PROG}: error: {f'rank {rank}: ' if rank else ''}{printable(exc)}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
+            state = getattr(args, "state", None)
+            saved = f"; {state} holds the progress saved so far: run the same command to continue" if state else ""
+            print(f"{PROG}: interrupted{printable(saved)}", file=sys.stderr)
             return 130
         except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
             if args.debug:
                 raise
+            if _rank() and _ranks_joined() and _is_lost_peer(exc):  # another rank stopped first and said why
+                print(
+                    f"{PROG}: error: rank {_rank()}: stopped, as another rank stopped (see its error)", file=sys.stderr
+                )
+                return 1
             message = f"{type(exc).__name__}: {printable(exc)} (run with --debug for the traceback)"
             print(f"{PROG}: internal error: {message}", file=sys.stderr)
             return 1
@@ -261,6 +270,30 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
     if not args.sources and not args.generator:
         raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")
     return compute(list(args.sources), options)
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 otherwise)."""
+    try:
+        return int(os.environ.get("RANK", "0") or 0)
+    except ValueError:
+        return 0
+
+
+def _ranks_joined() -> bool:
+    if "torch" not in sys.modules:
+        return False
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _is_lost_peer(exc: BaseException) -> bool:
+    """A collective that failed because another rank exited (gloo: connection closed or reset)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "distbackenderror" in text or any(
+        w in text for w in ("connection closed", "connection reset", "gloo", "nccl")
+    )
 
 
 def _is_main_process() -> bool:

@@ -256,7 +256,8 @@ class Options:
         set_(self, "prdc_k", check_int(self.prdc_k, "prdc_k"))
         check_choice(self.pr_precision, "pr_precision", PR_PRECISIONS)
         if self.metrics is not None:
-            names = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+            text = isinstance(self.metrics, str)  # "fid,kid" in Python as on the command line
+            names = tuple(m.strip() for m in self.metrics.split(",")) if text else tuple(self.metrics)
             for name in names:
                 check_choice(name, "metrics", METRICS)
             if not names:
@@ -302,6 +303,11 @@ class Options:
             raise OptionsError(
                 f"check_precision: got {self.check_precision}, but it compares fast with exact; add --precision fast"
             )
+        if self.classifier is None:  # the Inception network takes 299 x 299 images, scaled its own way
+            unset = {"classifier_size": None, "classifier_mean": (0.0,) * 3, "classifier_std": (1.0,) * 3}
+            for name, default in unset.items():
+                if getattr(self, name) != default:
+                    raise OptionsError(f"{name}: only with --classifier (the Inception network sizes its own input)")
         if self.generator and not self.num_samples:
             raise OptionsError("num_samples: --generator needs --num-samples N (how many images to draw)")
         if self.cache and self.check_precision:

@@ -123,11 +123,10 @@ class NpySource(ImageSource):
         with self._zip_errors(), zipfile.ZipFile(f) as zf:
             names = zf.namelist()
             if "arr_0.npy" not in names:
-                keys = ", ".join(n[:-4] if n.endswith(".npy") else n for n in names[:10]) or "nothing"
+                keys = ", ".join(repr(n[:-4] if n.endswith(".npy") else n) for n in names[:10])
                 more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-                raise InputError(
-                    f"{self.name}: expected an array named arr_0 (the ADM batch format), found {keys}{more}"
-                )
+                found = f"arrays named {keys}{more}" if names else "no arrays"
+                raise InputError(f"{self.name}: expected an array named arr_0 (the ADM batch format), found {found}")
             info = zf.getinfo("arr_0.npy")
         if info.flag_bits & 0x1:
             raise InputError(f"{self.name}: arr_0 is encrypted; expected an .npz without a password")

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import InputError, a
 from .archives import ArchiveSource, is_archive
@@ -55,9 +55,14 @@ __all__ = ["open_source", "open_sources"]
 
 
 def open_source(
-    source: Any, recursive: bool = False, num_samples: int | None = None, image_range: Any = None
+    source: Any,
+    recursive: bool = False,
+    num_samples: int | None = None,
+    image_range: Any = None,
+    module_options: dict[str, Any] | None = None,
 ) -> ImageSource | list[ImageSource]:
-    """Turn what a user passed (a path, an array, a tensor) into a :class:`Source`.
+    """Turn what a user passed (a path, an array, a tensor, a generator) into a :class:`Source`.
+    ``module_options`` (``z_dim``, ``latents``, ``seed``) go to an ``nn.Module`` generator.
 
     Example:
         >>> open_source("no/such/folder")
@@ -71,6 +76,8 @@ def open_source(
         if num_samples is None:
             raise InputError("generator: give num_samples (how many images to draw)")
         extra = {"image_range": image_range} if image_range is not None else {}
+        if isinstance(source, nn.Module):
+            extra.update(module_options or {})
         return generator_source(source, num_samples, **extra)
     if isinstance(source, (np.ndarray, Tensor)):
         name = f"{type(source).__name__} of shape {tuple(source.shape)}"
@@ -243,7 +250,11 @@ def _list_file_source(list_path: Path) -> FolderSource:
 
 
 def open_sources(
-    sources: Any, recursive: bool = False, num_samples: int | None = None, image_range: Any = None
+    sources: Any,
+    recursive: bool = False,
+    num_samples: int | None = None,
+    image_range: Any = None,
+    module_options: dict[str, Any] | None = None,
 ) -> list[ImageSource]:
     """One or several sources (a list or tuple of them) -> list of :class:`Source`."""
     items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
@@ -251,6 +262,6 @@ def open_sources(
         raise InputError("source: got an empty list; expected at least one folder, file or array")
     opened: list[ImageSource] = []
     for item in items:
-        source = open_source(item, recursive, num_samples, image_range)
+        source = open_source(item, recursive, num_samples, image_range, module_options)
         opened.extend(source if isinstance(source, list) else [source])
     return opened

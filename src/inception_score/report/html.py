@@ -42,12 +42,13 @@ from typing import Any
 
 from ..atomic import atomic_write
 from ..errors import OptionsError, printable
+from ..run.outputs import REPORT_MARK, REPORT_PAGE, check_report_dir
 from .data import ReportData, as_number, as_numbers
 from .figures import THUMBS_PER_ROW, TITLES, Drawing, draw
 
 __all__ = ["write_report", "check_report_dependencies", "REPORT_NAME", "FIGURES", "OPTIONAL_FIGURES"]
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT_PAGE
 FIGURES = {  # figure -> file written beside the report, on every run
     "marginal": "report-marginal.png",
     "splits": "report-splits.png",
@@ -130,6 +131,7 @@ def write_report(directory: str | os.PathLike[str], data: ReportData) -> Path:
     files = {**FIGURES, **OPTIONAL_FIGURES}
     out = Path(directory)
     target = out
+    check_report_dir(out, inputs=[])  # also when called directly: someone else's report.html stays
     try:
         out.mkdir(parents=True, exist_ok=True)
         for key, drawing in drawings.items():
@@ -210,6 +212,7 @@ def _page(data: ReportData, drawings: Mapping[str, Drawing]) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        REPORT_MARK,  # a later run may replace this page, and no other
         f"<title>Inception Score {_num(g('inception_score_mean'))}</title><style>{_CSS}</style></head><body>",
         "<h1>Inception Score</h1>",
         f'<p class="headline">{_num(g("inception_score_mean"))} ± {_num(g("inception_score_std"))}</p>',

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,8 @@ class Result:
     cache_hits: int | None = None  # images whose outputs came from --cache
     cache_misses: int | None = None  # images computed (and stored) this run
     elapsed_s: float = 0.0
-    images_per_second: float = 0.0
+    images_per_second: float = 0.0  # images scored in this run / the time before the final step
+    final_s: float = 0.0  # of elapsed_s: the metrics' final computations (FID's eigenvalues, distances of P/R)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -134,7 +136,8 @@ class Result:
         if ref:
             count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
             digest = f", sha256 {ref['sha256'][:16]}…" if ref.get("sha256") else ""
-            lines.append(f"reference: {ref.get('path')} ({ref.get('kind')}, {count}{digest})")
+            kind = "" if ref.get("kind") == "images" else f"{ref.get('kind')}, "  # not "(images, 90 images)"
+            lines.append(f"reference: {ref.get('path')} ({kind}{count}{digest})")
         return lines
 
     def summary_lines(self) -> list[str]:
@@ -160,7 +163,8 @@ class Result:
             )
         if self.top_classes:
             top = ", ".join(f"{c['name'].split(',')[0]} {c['probability']:.1%}" for c in self.top_classes[:3])
-            lines.append(f"top classes: {top}; {self.num_classes_top1} classes are someone's top-1")
+            some = "1 class is" if self.num_classes_top1 == 1 else f"{self.num_classes_top1} classes are"
+            lines.append(f"top classes: {top}; {some} someone's top-1")
         if self.near_duplicate_rate is not None:
             spreads = [s["spread"] for s in self.within_class_spread]
             spread = (
@@ -188,9 +192,11 @@ class Result:
                 )
         if self.elapsed_s:
             lines.append(
-                f"time: {self.elapsed_s:.1f} s on {self.device}, {self.precision} "
-                f"({self.images_per_second:.1f} images/s), "
-                f"inception-score {self.package_version}, torch {self.torch_version}"
+                f"time: {self.elapsed_s:.1f} s on {self.device}"
+                + (f" ({self.final_s:.1f} s of it in the metrics' final step)" if self.final_s >= 1 else "")
+                + f", {self.precision} "
+                + (f"({self.images_per_second:.1f} images/s), " if self.images_per_second else "(no image scored), ")
+                + f"inception-score {self.package_version}, torch {self.torch_version}"
             )
         return lines
 
@@ -251,10 +257,14 @@ def build_result(measurement: Measurement, show_warnings: bool = True) -> Result
         )
     fields: dict[str, Any] = {}
     so_far = dict(facts)  # each accumulator reads the facts and the fields of those before it
+    started = time.perf_counter()
     for accumulator in measurement.accumulators:
         new = accumulator.fields(so_far)
         fields.update(new)
         so_far.update(new)
+    if "elapsed_s" in facts:  # the run's time includes the final computations (FID's eigenvalues, P/R)
+        final = time.perf_counter() - started
+        facts = {**facts, "elapsed_s": facts["elapsed_s"] + final, "final_s": final}
     notes = [w for a in measurement.accumulators for w in a.warnings(so_far)]
     if show_warnings:
         for message in notes:

@@ -125,6 +125,9 @@ def check_agreement(
     keys = [k for k in MUST_AGREE if k != "spec"] + sorted(set(first.get("spec") or {}) | set(other.get("spec") or {}))
     for key in keys:
         if a.get(key) != b.get(key):
+            if key == "reference" and (a.get(key) is None) != (b.get(key) is None):
+                mine, theirs = ("with", "without") if a.get(key) is None else ("without", "with")
+                raise InputError(f"{other_name}: was computed {mine} --ref, {first_name} {theirs}; {hint}")
             if key in _DIFFERENT:
                 raise InputError(f"{other_name}: {_DIFFERENT[key]} than {first_name}; {hint}")
             mine, theirs = _shown(key, b.get(key)), _shown(key, a.get(key))

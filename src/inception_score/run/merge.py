@@ -29,10 +29,19 @@ __all__ = ["merge_stats"]
 
 def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
     """Add the ``--save-stats`` files of a run's shards into the measurement of the whole run."""
+    if isinstance(paths, (str, bytes, os.PathLike)):  # one file: a list of one, not a list of characters
+        paths = [paths]
     if not paths:
         raise InputError("merge: expected at least one statistics file")
     names = [os.fsdecode(p) for p in paths]
     loaded = [(name, *load_stats(name)) for name in names]
+    for name, provenance, _ in loaded:  # a --state file of a run that stopped early holds part of its images
+        scored_to, stop = provenance.get("next", provenance.get("stop")), provenance.get("stop")
+        if isinstance(scored_to, int) and isinstance(stop, int) and scored_to < stop:
+            raise InputError(
+                f"{name}: an unfinished --state file (images {scored_to}..{stop - 1} of its part are not scored "
+                "yet); finish it by running its command again, then merge"
+            )
     first_name, first, _ = loaded[0]
     for name, provenance, _ in loaded[1:]:
         check_agreement(first, provenance, first_name, name)

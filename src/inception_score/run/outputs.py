@@ -32,7 +32,10 @@ from pathlib import Path
 
 from ..errors import OptionsError
 
-__all__ = ["check_output_file", "check_output_dir", "same_path"]
+__all__ = ["check_output_file", "check_output_dir", "check_report_dir", "same_path", "REPORT_PAGE", "REPORT_MARK"]
+
+REPORT_PAGE = "report.html"  # the page --report writes in its folder, beside report-*.png
+REPORT_MARK = '<meta name="generator" content="inception-score">'  # in its <head>: the page is ours
 
 
 def _real(path: str | os.PathLike[str]) -> str:
@@ -102,3 +105,21 @@ def check_output_dir(path: str | os.PathLike[str], option: str, inputs: Iterable
     if target.exists() and not target.is_dir():
         raise OptionsError(f"{option}: {shown} exists and is not a folder; expected a folder path")
     _writable_parent(target, option, shown, create=True)
+
+
+def check_report_dir(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """:func:`check_output_dir`, and a ``report.html`` already there must be one this package wrote
+    (it carries :data:`REPORT_MARK`): someone else's page is never replaced."""
+    check_output_dir(path, "report", inputs)
+    page = Path(os.fspath(path)) / REPORT_PAGE
+    if page.exists() or page.is_symlink():
+        try:
+            with open(page, "rb") as f:
+                head = f.read(4096).decode("utf-8", "replace") if page.is_file() else ""
+        except OSError:
+            head = ""
+        if REPORT_MARK not in head:
+            raise OptionsError(
+                f"report: {os.fsdecode(page)} exists and was not written by inception-score; refusing to overwrite "
+                "it (choose another folder)"
+            )

@@ -34,7 +34,7 @@ from ..features.extractor import (
     require_inception,
 )
 from ..inputs.base import ImageSource, fingerprint
-from ..inputs.generators import generator_source
+from ..inputs.generators import GeneratorSource, ModuleGenerator, generator_source
 from ..inputs.models import load_model
 from ..inputs.sources import open_sources
 from ..metrics.base import Accumulator, ShapeMismatch
@@ -46,7 +46,7 @@ from .checkpoint import check_agreement, load_stats, save_stats
 from .distributed import all_reduce
 from .loop import Span, feed, states_of
 from .measurement import Measurement
-from .outputs import check_output_dir, check_output_file
+from .outputs import check_output_dir, check_output_file, check_report_dir
 from .plan import Work, assign_work, default_workers, resolve_device, sums_device
 from .precision_check import PrecisionCheck
 from .reference import (
@@ -80,14 +80,16 @@ def run(sources: Any, options: Options | None = None, network: nn.Module | None 
 def open_inputs(sources: Any, options: Options) -> tuple[list[ImageSource], list[tuple[str, str]]]:
     """The opened sources (plus ``--generator``'s samples) and the files skipped by ``--on-error skip``;
     every output path is checked first."""
+    module = {"latents": options.latents, "seed": options.seed, **({"z_dim": options.z_dim} if options.z_dim else {})}
     if options.generator:
         loaded = load_model(options.generator, "generator")
         extra: dict[str, Any] = {"image_range": options.image_range} if options.image_range else {}
         if isinstance(loaded, nn.Module):
-            extra.update({"latents": options.latents, "seed": options.seed})
-            extra.update({"z_dim": options.z_dim} if options.z_dim else {})
+            extra.update(module)
         sources = [*(sources or []), generator_source(loaded, options.num_samples or 0, **extra)]
-    opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)
+    opened = open_sources(sources, options.recursive, options.num_samples, options.image_range, module)
+    _warn_repeated(sources)
+    _check_generator_options(options, opened)
     check_outputs(options, opened)
     return opened, screen_files(opened, options.on_error, options.num_workers, resolve_device(options.device))
 
@@ -100,6 +102,32 @@ def input_paths(opened: Sequence[ImageSource], options: Options) -> list[str]:
     paths += [options.weights, options.generator, options.classifier]
     paths += [options.ref] if isinstance(options.ref, str) else []
     return [os.fspath(p) for p in paths if isinstance(p, (str, os.PathLike)) and os.path.exists(p)]
+
+
+def _warn_repeated(sources: Any) -> None:
+    """A path given twice is scored twice (as asked), which is rarely what was meant: say so."""
+    items = sources if isinstance(sources, (list, tuple)) else [sources]
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, (str, os.PathLike)) and os.path.exists(item):
+            real = os.path.realpath(item)
+            if real in seen:
+                warn(f"{os.fsdecode(item)} is given more than once: its images are scored each time")
+            seen.add(real)
+
+
+def _check_generator_options(options: Options, opened: Sequence[ImageSource]) -> None:
+    """Options that only a generator reads are refused without one, rather than silently ignored."""
+    generators = [s for s in opened if isinstance(s, GeneratorSource)]
+    modules = [s for s in generators if isinstance(s.sample_fn, ModuleGenerator)]
+    if options.num_samples and not generators:
+        raise OptionsError(
+            f"num_samples: got {options.num_samples}, but it is how many images to draw from a generator "
+            "(--generator, or a function or nn.Module given as the source); files and arrays are scored whole"
+        )
+    for name, unset in (("z_dim", None), ("latents", "normal")):
+        if getattr(options, name) != unset and not modules:
+            raise OptionsError(f"{name}: only for an nn.Module generator (latents in, images out); there is none here")
 
 
 def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
@@ -116,9 +144,10 @@ def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
     for option in ("save_stats", "state"):
         if getattr(options, option):
             check_output_file(getattr(options, option), option, inputs, ours)
-    for option in ("report", "cache"):
-        if getattr(options, option):
-            check_output_dir(getattr(options, option), option, inputs)
+    if options.report:
+        check_report_dir(options.report, inputs)
+    if options.cache:
+        check_output_dir(options.cache, "cache", inputs)
 
 
 def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
@@ -442,8 +471,8 @@ def _resume(
             f"place); {hint}"
         )
     if (recorded.get("start"), recorded.get("stop")) != mine:
-        covers = f"{recorded.get('start')}..{recorded.get('stop')}"
-        raise InputError(f"{path}: covers images {covers}, this command {mine[0]}..{mine[1]}; {hint}")
+        covers = f"{recorded.get('start')}..{recorded.get('stop') - 1}"
+        raise InputError(f"{path}: covers images {covers}, this command {mine[0]}..{mine[1] - 1}; {hint}")
     try:
         load_states(accumulators, {k: v for k, v in tensors.items() if not k.startswith("reference.")})
     except ShapeMismatch as exc:
@@ -466,6 +495,9 @@ def statistics(
     from .outputs import check_output_file
     from .reference import REFERENCE_FORMAT, compute_reference, save_reference
 
+    shown = os.fsdecode(output)
+    if not shown.lower().endswith(".npz"):  # what --ref, pytorch-fid and the ADM evaluator read
+        raise OptionsError(f"stats -o: {shown}: expected a file name ending in .npz (what --ref reads)")
     with recording():
         device = resolve_device(options.device)
         opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)

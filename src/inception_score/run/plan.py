@@ -164,7 +164,8 @@ def assign_work(
         mine = ranks[world.rank]
         idle = [str(r) for r, (lo, hi) in enumerate(ranks) if lo == hi]
         if idle and span[0] != span[1]:
-            warn(f"torchrun: {'rank' if len(idle) == 1 else 'ranks'} {', '.join(idle)} score nothing ({batches} ranks)")
+            who = f"rank {idle[0]} scores" if len(idle) == 1 else f"ranks {', '.join(idle)} score"
+            warn(f"torchrun: {who} nothing ({batches} ranks)")
     return Work(device, world, size, span, mine)
 
 

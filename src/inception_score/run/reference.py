@@ -109,7 +109,7 @@ def statistics_kind(path: str | os.PathLike[str]) -> str:
         return KINDS["adm"] if "mu" in keys and "sigma" in keys else KINDS["adm-images"]
     if "mu" in keys and "sigma" in keys:
         return KINDS["pytorch-fid"]
-    found = ", ".join(keys) or "nothing"
+    found = f"arrays named {', '.join(repr(k) for k in keys)}" if keys else "no arrays"
     raise InputError(
         f"{name}: not a reference; expected images (arr_0, an ADM batch) or statistics (mu and sigma: pytorch-fid, "
         f"`inception-score stats`), found {found}"
