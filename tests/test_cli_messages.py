@@ -172,3 +172,12 @@ def test_an_interrupted_run_says_where_its_progress_is(monkeypatch, capsys, tmp_
     assert main(["x", "--state", str(tmp_path / "run.pt")]) == 130
     err = capsys.readouterr().err
     assert "interrupted;" in err and "run.pt holds the progress saved so far: run the same command" in err
+
+
+def test_errors_about_the_reference_say_so(sets, checkpoint_path: Path, tmp_path: Path, capsys) -> None:
+    argv = [str(sets["samples"]), "--weights", str(checkpoint_path), "--quiet", "--splits", "1", "--ref"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for ref in (tmp_path / "missing.npz", empty):
+        assert main([*argv, str(ref)]) == 3
+        assert capsys.readouterr().err.startswith(f"inception-score: error: ref: {ref}: ")

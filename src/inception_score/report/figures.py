@@ -407,7 +407,8 @@ def _against_one_over_n(data: ReportData, metric: str) -> Drawing | str:
         f"{f'{slope:,.0f}' if abs(slope) >= 1000 else f'{slope:.4g}'}, "
         f"R² {'n/a' if r2 is None else f'{r2:.4f}'} (Chong & Forsyth 2020)"
     )
-    what = "one split of the first N images" if metric == "IS" else "the first N images to the reference"
+    what = "one split of N images" if metric == "IS" else "N images to the reference"
+    what += " (nested random subsets, seeded)"
     legend = [
         (_handle("dot", BLUE), f"{metric}_N: {what}"),
         (_handle("line", ORANGE), "least-squares fit"),

@@ -354,13 +354,19 @@ def _made_of(result: Mapping[str, Any]) -> list[str]:
     out = ["<h2>What the score is made of</h2>"]
     sharp, div = as_number(g("sharpness")), as_number(g("diversity"))
     if sharp is not None and div is not None:
+        top1, never = as_number(g("num_classes_top1")), as_number(g("num_classes_never_top1"))
+        classes = (
+            f"the {int(top1 + never):,} outputs of the network"
+            if top1 is not None and never is not None
+            else "the network's outputs"
+        )
         out.append(
             f"<p>ln IS = H(y) − E<sub>x</sub> H(y|x), so for all images as one split IS = sharpness × diversity = "
             f"{sharp:.4f} × {div:.2f} = {sharp * div:.4f}.</p><ul>"
             f"<li><b>Sharpness</b> exp(−E H(y|x)) = {sharp:.4f}: the reciprocal of the effective number of "
             "classes each image is spread over; 1 when the network is certain of every image.</li>"
             f"<li><b>Diversity</b> exp(H(y)) = {div:.2f}: the effective number of classes the whole set "
-            "covers (at most 1,000); low when the images collapse onto few classes.</li></ul>"
+            f"covers (at most {classes}); low when the images collapse onto few classes.</li></ul>"
         )
     else:
         out.append('<p class="note">Sharpness and diversity were not computed for this run.</p>')

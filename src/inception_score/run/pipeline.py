@@ -204,7 +204,10 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         warn(f"ref: not read, as --metrics {','.join(options.metrics or ())} compares nothing with it")
     elif options.ref is not None:
         needs = _needs(metrics, options)
-        reference = _reference(options, forward, work, workers, needs, extractor, saved)
+        try:
+            reference = _reference(options, forward, work, workers, needs, extractor, saved)
+        except InputError as exc:  # say that it is about the reference, not the samples
+            raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
         if isinstance(extractor.check, PrecisionCheck):
             extractor.check.reference = reference  # --check-precision also reports FID's deviation

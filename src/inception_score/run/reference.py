@@ -190,7 +190,8 @@ def load_statistics(
         hint = (
             "compute a full reference with: inception-score stats REF_IMAGES --with-features --spatial -o ref.npz"
             if kind != KINDS["pytorch-fid"]
-            else "pytorch-fid files hold mu and sigma only: give the reference images instead"
+            else "pytorch-fid files hold mu and sigma only: give the reference images instead, or ask for FID "
+            "alone (--metrics fid)"
         )
         raise InputError(f"{name}: {kind} without {'; without '.join(missing)}; {hint}")
     return Reference(info=info, **parts), bool(missing) and has_images
