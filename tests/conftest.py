@@ -138,3 +138,21 @@ def png_folder(tmp_path: Path) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # Keep the suite within 2 cores and predictable.
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def torch_fidelity_image_by_image(folder: Path, checkpoint_path: Path, splits: int) -> dict[str, float]:
+    """torch-fidelity's IS (its ``inception_score_mean`` and ``_std``) of the images of ``folder`` in
+    sorted order, each decoded with Pillow and put through its extractor on its own: the oracle for
+    folders of mixed sizes, which torch-fidelity cannot batch."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    extractor = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(checkpoint_path)
+    ).eval()
+    logits = []
+    for path in sorted(folder.iterdir()):
+        image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            logits.append(extractor(image)[0])
+    return {k: float(v) for k, v in isc_features_to_metric(torch.cat(logits), splits=splits).items()}

@@ -28,7 +28,7 @@ from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning, InputError
 from inception_score.inputs.files import MAX_PIXELS, decode_bytes, decode_image
 
-from .conftest import make_images, write_images
+from .conftest import make_images, torch_fidelity_image_by_image, write_images
 
 
 def png_bytes(image: np.ndarray | Image.Image) -> bytes:
@@ -452,24 +452,9 @@ def test_tiny_and_very_large_images_score_as_torch_fidelity(tmp_path: Path, chec
     del huge
     result = inception_score.compute(folder, weights=str(checkpoint_path), splits=1, progress=False)
     assert result.num_images == 2
-    assert result.mean == pytest.approx(torch_fidelity_image_by_image(folder, checkpoint_path, 1), rel=1e-6)
-
-
-def torch_fidelity_image_by_image(folder: Path, checkpoint_path: Path, splits: int) -> float:
-    """torch-fidelity's IS of the images of ``folder``, each decoded and resized on its own (it
-    cannot batch images of different sizes)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    from torch_fidelity.metric_isc import isc_features_to_metric
-
-    extractor = FeatureExtractorInceptionV3(
-        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(checkpoint_path)
-    ).eval()
-    logits = []
-    for path in sorted(folder.iterdir()):
-        image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            logits.append(extractor(image)[0])
-    return float(isc_features_to_metric(torch.cat(logits), splits=splits)["inception_score_mean"])
+    assert result.mean == pytest.approx(
+        torch_fidelity_image_by_image(folder, checkpoint_path, 1)["inception_score_mean"], rel=1e-6
+    )
 
 
 def test_broken_symlink_and_symlink_loop(tmp_path: Path, stand_in) -> None:

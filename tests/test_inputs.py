@@ -18,7 +18,7 @@ from inception_score.errors import InceptionScoreWarning, InputError, OptionsErr
 from inception_score.inputs.npz import NpySource
 from inception_score.inputs.sources import open_source
 
-from .conftest import make_images, write_images
+from .conftest import make_images, torch_fidelity_image_by_image, write_images
 
 
 def score(source, stand_in, **options):
@@ -103,9 +103,6 @@ def test_several_sources_are_concatenated_in_order(tmp_path: Path, stand_in) -> 
 
 
 def test_mixed_sizes_and_formats_in_one_folder_score_as_torch_fidelity(tmp_path: Path, checkpoint_path: Path) -> None:
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    from torch_fidelity.metric_isc import isc_features_to_metric
-
     folder = tmp_path / "mixed"
     folder.mkdir()
     for i, (size, fmt) in enumerate([((10, 10), "png"), ((300, 200), "bmp"), ((64, 64), "tif"), ((31, 77), "webp")]):
@@ -113,16 +110,7 @@ def test_mixed_sizes_and_formats_in_one_folder_score_as_torch_fidelity(tmp_path:
             folder / f"{i}.{fmt}", **({"lossless": True} if fmt == "webp" else {})
         )
     result = inception_score.compute(folder, weights=str(checkpoint_path), splits=2, batch_size=3, progress=False)
-    # torch-fidelity cannot batch images of different sizes: its extractor, one image at a time
-    extractor = FeatureExtractorInceptionV3(
-        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(checkpoint_path)
-    ).eval()
-    logits = []
-    for path in sorted(folder.iterdir()):
-        image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            logits.append(extractor(image)[0])
-    reference = isc_features_to_metric(torch.cat(logits), splits=2)
+    reference = torch_fidelity_image_by_image(folder, checkpoint_path, splits=2)
     assert result.num_images == 4
     assert result.mean == pytest.approx(reference["inception_score_mean"], rel=1e-6)
     assert result.std == pytest.approx(reference["inception_score_std"], rel=1e-4, abs=1e-9)

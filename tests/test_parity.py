@@ -15,7 +15,7 @@ from inception_score.features.network import InceptionV3
 from inception_score.features.preprocess import preprocess
 from inception_score.features.weights import load_state_dict
 
-from .conftest import make_images, write_images
+from .conftest import make_images, torch_fidelity_image_by_image, write_images
 from .test_score import improved_gan_formula
 
 
@@ -82,24 +82,11 @@ def test_original_protocol_equals_improved_gan_formula_on_the_network(checkpoint
 
 
 def test_mixed_sizes_equal_torch_fidelity_image_by_image(tmp_path: Path, checkpoint_path: Path) -> None:
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    from torch_fidelity.metric_isc import isc_features_to_metric
-
     folder = tmp_path / "mixed"
     sizes = [(20, 20), (299, 299), (310, 250), (64, 32), (33, 47), (128, 128)]
     for i, size in enumerate(sizes):
         write_images(folder, make_images(1, size, seed=50 + i), start=i)
-    extractor = FeatureExtractorInceptionV3(
-        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(checkpoint_path)
-    ).eval()
-    from PIL import Image
-
-    logits = []
-    for path in sorted(folder.iterdir()):
-        image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            logits.append(extractor(image)[0])
-    ref = isc_features_to_metric(torch.cat(logits), splits=2)
+    ref = torch_fidelity_image_by_image(folder, checkpoint_path, splits=2)
     result = inception_score.compute(folder, weights=str(checkpoint_path), splits=2, progress=False, batch_size=4)
     assert result.mean == pytest.approx(ref["inception_score_mean"], rel=1e-6)
     assert result.std == pytest.approx(ref["inception_score_std"], rel=1e-4, abs=1e-9)
