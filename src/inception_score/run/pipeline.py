@@ -80,7 +80,7 @@ def run(sources: Any, options: Options | None = None, network: nn.Module | None 
 def open_inputs(sources: Any, options: Options) -> tuple[list[ImageSource], list[tuple[str, str]]]:
     """The opened sources (plus ``--generator``'s samples) and the files skipped by ``--on-error skip``;
     every output path is checked first."""
-    module = {"latents": options.latents, "seed": options.seed, **({"z_dim": options.z_dim} if options.z_dim else {})}
+    module = _module_options(options)
     if options.generator:
         loaded = load_model(options.generator, "generator")
         extra: dict[str, Any] = {"image_range": options.image_range} if options.image_range else {}
@@ -102,6 +102,11 @@ def input_paths(opened: Sequence[ImageSource], options: Options) -> list[str]:
     paths += [options.weights, options.generator, options.classifier]
     paths += [options.ref] if isinstance(options.ref, str) else []
     return [os.fspath(p) for p in paths if isinstance(p, (str, os.PathLike)) and os.path.exists(p)]
+
+
+def _module_options(options: Options) -> dict[str, Any]:
+    """What an ``nn.Module`` generator is driven with (its latents, their seed, its latent size)."""
+    return {"latents": options.latents, "seed": options.seed, **({"z_dim": options.z_dim} if options.z_dim else {})}
 
 
 def _warn_repeated(sources: Any) -> None:
@@ -425,8 +430,10 @@ def _provenance(
 ) -> dict[str, Any]:
     """What a stats or state file must share with another to be merged or resumed."""
     return {
-        "inputs": fingerprint(opened),  # the images: names and sizes (portable across machines)
-        "inputs_exact": fingerprint(opened, exact=True),  # ... and modification times (for --state)
+        # the images: names and sizes (portable across machines), and for --state modification times too;
+        # only for runs that write a file (a stat of every file: not free on a network file system)
+        "inputs": fingerprint(opened) if options.save_stats or options.state else None,
+        "inputs_exact": fingerprint(opened, exact=True) if options.state else None,
         "package_version": __version__,
         "weights_sha256": extractor.weights.sha256 if extractor.weights else "custom network",
         "spec": spec.to_dict(),
@@ -503,7 +510,8 @@ def statistics(
         raise OptionsError(f"stats -o: {shown}: expected a file name ending in .npz (what --ref reads)")
     with recording():
         device = resolve_device(options.device)
-        opened = open_sources(sources, options.recursive, options.num_samples, options.image_range)
+        opened = open_sources(sources, options.recursive, options.num_samples, options.image_range,
+                              _module_options(options))  # fmt: skip
 
         def ours(path: Path) -> bool:
             try:
