@@ -190,7 +190,7 @@ def _one_line_warning(
 ) -> None:
     """One line per warning, on rank 0 only under torchrun (the ranks warn alike), and through tqdm so
     that it does not share a line with a progress bar."""
-    if os.environ.get("RANK", "0") != "0":
+    if _rank():
         return
     from tqdm import tqdm
 

@@ -113,11 +113,13 @@ def check_report_dir(path: str | os.PathLike[str], inputs: Iterable[str | os.Pat
     check_output_dir(path, "report", inputs)
     page = Path(os.fspath(path)) / REPORT_PAGE
     if page.exists() or page.is_symlink():
-        try:
-            with open(page, "rb") as f:
-                head = f.read(4096).decode("utf-8", "replace") if page.is_file() else ""
-        except OSError:
-            head = ""
+        head = ""
+        if page.is_file():  # never open a FIFO or device: it could block
+            try:
+                with open(page, "rb") as f:
+                    head = f.read(4096).decode("utf-8", "replace")
+            except OSError:
+                pass
         if REPORT_MARK not in head:
             raise OptionsError(
                 f"report: {os.fsdecode(page)} exists and was not written by inception-score; refusing to overwrite "
