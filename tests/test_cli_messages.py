@@ -181,3 +181,21 @@ def test_errors_about_the_reference_say_so(sets, checkpoint_path: Path, tmp_path
     for ref in (tmp_path / "missing.npz", empty):
         assert main([*argv, str(ref)]) == 3
         assert capsys.readouterr().err.startswith(f"inception-score: error: ref: {ref}: ")
+
+
+def test_merge_writes_the_report_of_the_whole_run(sets, stand_in, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    run = dict(network=stand_in, splits=1, batch_size=2, progress=False)
+    files = [str(tmp_path / f"s{i}.pt") for i in range(2)]
+    for i, path in enumerate(files):
+        inception_score.compute(sets["samples"], shard=(i, 2), save_stats=path, **run)
+    report = tmp_path / "merged"
+    assert main(["merge", *files, "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert f"report: {report / 'report.html'}" in out
+    page = (report / "report.html").read_text(encoding="utf-8")
+    single = inception_score.compute(sets["samples"], **run)
+    assert f"{single.inception_score_mean:.4f}" in page and "<h1>Inception Score</h1>" in page
+    (report / "report.html").write_text("mine")  # someone else's page now: refused before any work
+    assert main(["merge", *files, "--report", str(report)]) == 2
+    assert "was not written by inception-score" in capsys.readouterr().err

@@ -129,17 +129,29 @@ def _write_report(directory: str, result: Result, measurement: Any) -> None:
     write_report(directory, report_data(result, measurement))
 
 
-def merge_stats(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> Result:
+def merge_stats(paths: str | os.PathLike[str] | list[str | os.PathLike[str]], report: str | None = None) -> Result:
     """The result of one run over everything, from the ``--save-stats`` files of its shards (or
     finished ``--state`` files); one path or a list of them. Raises InputError naming a file that
     is not a statistics file, is unfinished, disagrees with the others, or overlaps or leaves a gap.
+    ``report``: a folder for ``report.html``, as ``compute(report=...)`` writes it, less the gallery
+    of most and least confident images (the shards' images are not read again).
 
     Example (shell): ``inception-score merge shard-*.pt --json``.
     """
     from .report.result import build_result
     from .run.merge import merge_stats as merge
 
-    return build_result(merge(paths))  # type: ignore[return-value]
+    if report is not None:
+        from .report.html import check_report_dependencies
+        from .run.outputs import check_report_dir
+
+        check_report_dependencies()
+        check_report_dir(report, inputs=[paths] if isinstance(paths, (str, os.PathLike)) else list(paths))
+    measurement = merge(paths)
+    result = build_result(measurement)
+    if report is not None:
+        _write_report(report, result, measurement)  # type: ignore[arg-type]
+    return result  # type: ignore[return-value]
 
 
 ADM_METRICS = ("is", "fid", "sfid", "pr", "prdc")  # the ADM evaluator's five numbers, plus density/coverage

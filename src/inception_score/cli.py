@@ -109,6 +109,7 @@ def build_merge_parser() -> argparse.ArgumentParser:
         "Refuses shards from different commands, and shards that overlap or leave gaps.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="statistics files written with --save-stats")
+    _option_flags(parser, ("report",))  # the gallery of images is left out: the shards' images are not read
     _output_flags(parser)
     return parser
 
@@ -255,7 +256,7 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
     from . import compute, compute_statistics, evaluate, merge_stats
 
     if command == "merge":
-        return merge_stats(list(args.files))
+        return merge_stats(list(args.files), report=args.report)
     if command == "evaluate":
         args.ref = args.ref_batch  # checking --metrics needs it: fid, kid, sfid, pr and prdc compare with it
     options = options_from_args(args)

@@ -355,11 +355,10 @@ def _made_of(result: Mapping[str, Any]) -> list[str]:
     sharp, div = as_number(g("sharpness")), as_number(g("diversity"))
     if sharp is not None and div is not None:
         top1, never = as_number(g("num_classes_top1")), as_number(g("num_classes_never_top1"))
-        classes = (
-            f"the {int(top1 + never):,} outputs of the network"
-            if top1 is not None and never is not None
-            else "the network's outputs"
-        )
+        count = int(top1 + never) if top1 is not None and never is not None else None
+        classes = "the network's classes" if count is None else f"{count:,} classes"
+        if count == 1000:  # the 2015 graph: 1,008 outputs, of which 0 and 1001..1007 are not classes
+            classes += " (the graph's 8 other outputs are not classes)"
         out.append(
             f"<p>ln IS = H(y) − E<sub>x</sub> H(y|x), so for all images as one split IS = sharpness × diversity = "
             f"{sharp:.4f} × {div:.2f} = {sharp * div:.4f}.</p><ul>"
