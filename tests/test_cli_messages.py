@@ -199,3 +199,12 @@ def test_merge_writes_the_report_of_the_whole_run(sets, stand_in, tmp_path: Path
     (report / "report.html").write_text("mine")  # someone else's page now: refused before any work
     assert main(["merge", *files, "--report", str(report)]) == 2
     assert "was not written by inception-score" in capsys.readouterr().err
+
+
+def test_a_reference_without_features_is_named_before_subset_sizes(sets, stand_in, tmp_path: Path) -> None:
+    """The one problem no setting can fix comes first (it once came after 'KID needs 1000 images')."""
+    pytorch_fid = tmp_path / "pf.npz"
+    np.savez(pytorch_fid, mu=np.zeros(2048), sigma=np.eye(2048))
+    with pytest.raises(inception_score.InputError, match=r"^ref: .*pf\.npz: pytorch-fid statistics without the "):
+        inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, ref=str(pytorch_fid),
+                                metrics="fid,kid")  # fmt: skip

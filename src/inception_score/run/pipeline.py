@@ -161,15 +161,26 @@ def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
     Without ``--metrics``: IS, plus FID and KID with ``--ref`` (KID when the reference has images
     or stored features: a pytorch-fid file holds mu and sigma only).
     """
-    if options.metrics:
-        return ("is", *(m for m in options.metrics if m != "is")), False
-    if options.ref is None:
-        return ("is",), False
     ref = options.ref
-    has_features = True
+    has_features, kind = True, None
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
-        kind = statistics_kind(ref)
+        try:
+            kind = statistics_kind(ref)
+        except InputError as exc:
+            raise InputError(f"ref: {exc}") from None
         has_features = "ADM" in kind or _has_key(ref, "features")
+    if options.metrics:
+        wanting = [m for m in options.metrics if m in ("kid", "pr", "prdc")]
+        if wanting and not has_features:  # before any other check: no other setting can make them possible
+            raise InputError(
+                f"ref: {ref}: {kind} without the reference images' features, which {' and '.join(wanting)} "
+                f"need{'s' if len(wanting) == 1 else ''}; give the reference images, or a file of "
+                "`inception-score stats --with-features`"
+            )
+        return ("is", *(m for m in options.metrics if m != "is")), False
+    if ref is None:
+        return ("is",), False
+    if kind is not None:
         if not has_features:
             warn(
                 f"KID not computed: {ref} holds the mean and covariance only, and KID needs the features "
