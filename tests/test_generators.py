@@ -211,7 +211,10 @@ def test_conditional_labels_cycle_or_follow_the_given_order() -> None:
 
 def test_generator_source_of_a_module_uses_seek_and_declares_its_range(stand_in: nn.Module) -> None:
     g = TinyGenerator()
-    source = generator_source(g, 9, seed=1, batch_size=4)
+    assert generator_source(g, 9).image_range == (0.0, 1.0)  # the one default of every float input
+    with pytest.raises(InputError, match=r"values in \[-1, 1\] \(tanh\)\? declare image_range=\(-1, 1\)"):
+        inception_score.compute(generator_source(g, 9), network=stand_in, splits=1, progress=False)
+    source = generator_source(g, 9, seed=1, batch_size=4, image_range=(-1, 1))
     assert source.image_range == (-1.0, 1.0) and source.name == "generator TinyGenerator"
     whole = torch.cat([b.images for b in source.batches(batch_size=5)])
     tail = torch.cat([b.images for b in source.batches(batch_size=5, start=6)])
@@ -237,7 +240,7 @@ def test_load_generator_round_trips_torchscript_and_imports_functions(
     loaded = load_generator(str(path))
     z = torch.randn(2, 8)
     assert torch.equal(loaded(z), g(z))
-    source = generator_source(loaded, 3, z_dim=8)  # a TorchScript module is a generator of latents
+    source = generator_source(loaded, 3, z_dim=8, image_range=(-1, 1))  # TorchScript: a generator of latents
     assert next(source.batches(batch_size=3)).images.shape == (3, 3, 4, 4)
 
     (tmp_path / "my_gen_module.py").write_text(

@@ -36,9 +36,9 @@ CHECK_CHUNK = 1024  # images checked at a time (a float64 copy of a whole array 
 
 def _range_hint(lo: float, hi: float, seen_lo: float, seen_hi: float) -> str:
     if seen_lo >= -1.0 - 1e-3 and seen_hi <= 1.0 + 1e-3 and seen_lo < 0 and lo >= 0:
-        return "; values in [-1, 1] (tanh)? declare image_range=(-1, 1)"
+        return "; values in [-1, 1] (tanh)? declare image_range=(-1, 1) (--image-range=-1,1)"
     if seen_lo >= 0 and seen_hi > 1.5 and hi <= 1.0:
-        return "; values in [0, 255]? pass uint8, or declare image_range=(0, 255)"
+        return "; values in [0, 255]? pass uint8, or declare image_range=(0, 255) (--image-range 0,255)"
     return ""
 
 

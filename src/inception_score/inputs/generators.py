@@ -186,7 +186,8 @@ class ModuleGenerator:
             "Effectively Unbiased FID and Inception Score and where to find them", CVPR 2020).
         seed: non-negative integer seed of the latents.
         device: where the latents and labels go; the module must be there already.
-        image_range: the range of the module's outputs (default (-1, 1), tanh).
+        image_range: the range of the module's outputs (default (0, 1), as for every float input: a
+            tanh generator, -1..1, is refused until it is declared, rather than silently misread).
 
     Image i is a pure function of (seed, i, latents, labels): ``gen(4); gen(6)`` gives the same
     images as ``gen(10)``, and ``seek(i)`` jumps to image i without generating the ones before.
@@ -207,7 +208,7 @@ class ModuleGenerator:
         latents: str = "normal",
         seed: int = 0,
         device: str | torch.device = "cpu",
-        image_range: tuple[float, float] = (-1.0, 1.0),
+        image_range: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         z_dim, seed = check_int(z_dim, "z_dim"), check_int(seed, "seed", 0)
         num_classes = check_int(num_classes, "num_classes") if num_classes is not None else None
@@ -331,7 +332,7 @@ def generator_source(obj: Any, num_samples: int, **options: Any) -> GeneratorSou
             raise InputError(
                 f"generator: a {type(obj).__name__} module needs z_dim (its latent size), and it has no z_dim attribute"
             )
-        image_range = source_options.pop("image_range", (-1.0, 1.0))
+        image_range = source_options.pop("image_range", (0.0, 1.0))  # the one default of every float input
         sample_fn: Callable[[int], Any] = ModuleGenerator(obj, int(z_dim), image_range=image_range, **module_options)
         source_options.setdefault("name", f"generator {type(obj).__name__}")
     elif callable(obj):
