@@ -50,7 +50,7 @@ def test_a_pt_file_as_reference_says_what_it_is(sets, checkpoint_path: Path, cap
     argv = [str(sets["samples"]), "--weights", str(checkpoint_path), "--quiet", "--splits", "1"]
     assert main([*argv, "--ref", str(stats)]) == 3
     err = capsys.readouterr().err
-    assert f"error: ref: {stats}: a .pt file holds a shard's statistics or a run's state" in err
+    assert f"error: ref: {stats}: a .pt/.pth file (weights, a shard's statistics or a run's state" in err
     assert "inception-score merge" in err and "inception-score stats" in err and err.count("\n") == 1
 
 
@@ -208,3 +208,66 @@ def test_a_reference_without_features_is_named_before_subset_sizes(sets, stand_i
     with pytest.raises(inception_score.InputError, match=r"^ref: .*pf\.npz: pytorch-fid statistics without the "):
         inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, ref=str(pytorch_fid),
                                 metrics="fid,kid")  # fmt: skip
+
+
+def test_state_and_save_stats_files_are_not_confused(sets, stand_in, tmp_path: Path) -> None:
+    run = dict(network=stand_in, splits=1, batch_size=2, progress=False)
+    same = str(tmp_path / "same.pt")
+    with pytest.raises(inception_score.OptionsError, match=r"same\.pt is also --state; give each a file of its own"):
+        inception_score.compute(sets["samples"], save_stats=same, state=same, **run)
+    stats = str(tmp_path / "stats.pt")
+    inception_score.compute(sets["samples"], save_stats=stats, **run)
+    with pytest.raises(inception_score.InputError, match=r"stats\.pt: a --save-stats file, not a --state file"):
+        inception_score.compute(sets["samples"], state=stats, **run)
+    for option in ("save_stats", "state"):  # an .npz name would pass for a --ref file
+        with pytest.raises(inception_score.OptionsError, match=rf"^{option}: .*x\.npz: these files are torch files"):
+            inception_score.compute(sets["samples"], **{option: str(tmp_path / "x.npz")}, **run)
+    with pytest.raises(inception_score.OptionsError, match="ends with a separator; expected a file path"):
+        inception_score.compute(sets["samples"], save_stats=str(tmp_path / "nd") + "/", **run)
+    assert not (tmp_path / "nd").exists()
+
+
+def test_a_torch_file_named_npz_as_reference_says_what_it_is(sets, stand_in, tmp_path: Path) -> None:
+    import torch
+
+    fake = tmp_path / "ss.npz"
+    torch.save({"a": torch.zeros(2)}, fake)
+    with pytest.raises(inception_score.InputError, match=r"^ref: .*ss\.npz: a torch file \(a --save-stats or --state"):
+        inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, ref=str(fake))
+
+
+def test_report_figures_of_someone_else_and_reports_inside_recursive_inputs_are_refused(
+    sets, stand_in, tmp_path: Path
+) -> None:
+    run = dict(network=stand_in, splits=1, progress=False)
+    mine = tmp_path / "rep"
+    mine.mkdir()
+    (mine / "report-marginal.png").write_text("my figure")
+    with pytest.raises(inception_score.OptionsError, match=r"report-marginal\.png exists, and no report\.html"):
+        inception_score.compute(sets["samples"], report=str(mine), **run)
+    assert (mine / "report-marginal.png").read_text() == "my figure"
+    with pytest.raises(inception_score.OptionsError, match="is inside the input folder .* which --recursive reads"):
+        inception_score.compute(sets["root"], recursive=True, report=str(sets["root"] / "rep"), **run)
+
+
+def test_image_range_without_float_images_is_refused(sets, stand_in) -> None:
+    with pytest.raises(inception_score.OptionsError, match=r"^image_range: got \(-1.0, 1.0\), but it is the range"):
+        inception_score.compute(sets["samples"], network=stand_in, splits=1, progress=False, image_range=(-1, 1))
+
+
+def test_metrics_is_never_reads_the_reference(sets, stand_in, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    np.savez(junk, other=np.zeros(3))
+    with pytest.warns(inception_score.InceptionScoreWarning, match="ref: not read"):
+        inception_score.compute(
+            sets["samples"], network=stand_in, splits=1, progress=False, ref=str(junk), metrics="is"
+        )
+
+
+def test_a_failing_generator_is_an_input_error_naming_z_dim(stand_in) -> None:
+    import torch
+
+    g = torch.nn.Sequential(torch.nn.Linear(8, 48), torch.nn.Unflatten(1, (3, 4, 4)), torch.nn.Tanh())
+    with pytest.raises(inception_score.InputError, match=r"the generator failed \(RuntimeError: mat1 and mat2 .*z-dim"):
+        inception_score.compute(g, num_samples=4, z_dim=5, image_range=(-1, 1), network=stand_in, splits=1,
+                                progress=False)  # fmt: skip

@@ -307,7 +307,9 @@ class Options:
             unset = {"classifier_size": None, "classifier_mean": (0.0,) * 3, "classifier_std": (1.0,) * 3}
             for name, default in unset.items():
                 if getattr(self, name) != default:
-                    raise OptionsError(f"{name}: only with --classifier (the Inception network sizes its own input)")
+                    raise OptionsError(
+                        f"{name}: only with --classifier (the Inception network has its own input size and scaling)"
+                    )
         if self.generator and not self.num_samples:
             raise OptionsError("num_samples: --generator needs --num-samples N (how many images to draw)")
         if self.cache and self.check_precision:

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_choice, check_image_range, check_int
-from ..errors import InputError, OptionsError, a
+from ..errors import InceptionScoreError, InputError, OptionsError, a
 from .arrays import images_to_uint8
 from .base import Batch, ImageSource, index_ranges
 
@@ -99,7 +99,18 @@ class GeneratorSource(ImageSource):
         return self.num_samples
 
     def _draw(self, n: int, first: int, where: str) -> Tensor | list[Tensor]:
-        images = self.sample_fn(n)
+        try:
+            images = self.sample_fn(n)
+        except (InceptionScoreError, KeyboardInterrupt, MemoryError):
+            raise
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as exc:  # the generator's own failure: one line naming it, not an "internal error"
+            hint = "; is --z-dim its latent size?" if isinstance(self.sample_fn, ModuleGenerator) else ""
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            text = lines[-1] if lines else ""  # TorchScript puts its traceback first and the reason last
+            text = text if len(text) <= 300 else text[:300] + "..."
+            raise InputError(f"{where}: the generator failed ({type(exc).__name__}: {text}){hint}") from exc
         self._position = (self._position or 0) + n
         count = n  # for what is not images at all, the conversion below names what is wrong
         if isinstance(images, (list, tuple)):

@@ -36,6 +36,7 @@ __all__ = ["check_output_file", "check_output_dir", "check_report_dir", "same_pa
 
 REPORT_PAGE = "report.html"  # the page --report writes in its folder, beside report-*.png
 REPORT_MARK = '<meta name="generator" content="inception-score">'  # in its <head>: the page is ours
+REPORT_FIGURES = "report-*.png"  # the names of the figures written beside the page
 
 
 def _real(path: str | os.PathLike[str]) -> str:
@@ -82,6 +83,8 @@ def check_output_file(
     """
     target = Path(os.fspath(path))
     shown = os.fsdecode(path)
+    if shown.endswith(("/", os.sep)):  # Path() would drop the slash and write a file named like the folder
+        raise OptionsError(f"{option}: {shown} ends with a separator; expected a file path, not a folder")
     if same_path(target, inputs):
         raise OptionsError(f"{option}: {shown} is one of the inputs; it would be overwritten. Choose another path")
     if target.is_dir():
@@ -109,10 +112,18 @@ def check_output_dir(path: str | os.PathLike[str], option: str, inputs: Iterable
 
 def check_report_dir(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
     """:func:`check_output_dir`, and a ``report.html`` already there must be one this package wrote
-    (it carries :data:`REPORT_MARK`): someone else's page is never replaced."""
+    (it carries :data:`REPORT_MARK`), and without one no ``report-*.png`` may be there: someone else's
+    files are never replaced."""
     check_output_dir(path, "report", inputs)
     page = Path(os.fspath(path)) / REPORT_PAGE
-    if page.exists() or page.is_symlink():
+    if not (page.exists() or page.is_symlink()):  # no page of ours: the figures' names must be free too
+        taken = sorted(Path(os.fspath(path)).glob(REPORT_FIGURES)) if Path(os.fspath(path)).is_dir() else []
+        if taken:
+            raise OptionsError(
+                f"report: {os.fsdecode(taken[0])} exists, and no report.html of inception-score beside it; refusing "
+                "to overwrite it (choose another folder)"
+            )
+    else:
         head = ""
         if page.is_file():  # never open a FIFO or device: it could block
             try:

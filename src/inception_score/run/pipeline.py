@@ -33,6 +33,7 @@ from ..features.extractor import (
     inception_extractor,
     require_inception,
 )
+from ..inputs.arrays import ArraySource
 from ..inputs.base import ImageSource, fingerprint
 from ..inputs.generators import GeneratorSource, ModuleGenerator, generator_source
 from ..inputs.models import load_model
@@ -46,7 +47,7 @@ from .checkpoint import check_agreement, load_stats, save_stats
 from .distributed import all_reduce
 from .loop import Span, feed, states_of
 from .measurement import Measurement
-from .outputs import check_output_dir, check_output_file, check_report_dir
+from .outputs import check_output_dir, check_output_file, check_report_dir, same_path
 from .plan import Work, assign_work, default_workers, resolve_device, sums_device
 from .precision_check import PrecisionCheck
 from .reference import (
@@ -133,6 +134,11 @@ def _check_generator_options(options: Options, opened: Sequence[ImageSource]) ->
     for name, unset in (("z_dim", None), ("latents", "normal")):
         if getattr(options, name) != unset and not modules:
             raise OptionsError(f"{name}: only for an nn.Module generator (latents in, images out); there is none here")
+    if options.image_range is not None and not any(isinstance(s, (ArraySource, GeneratorSource)) for s in opened):
+        raise OptionsError(
+            f"image_range: got {options.image_range}, but it is the range of float images (arrays, tensors, "
+            "generators); image files and .npz batches are 8-bit"
+        )
 
 
 def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
@@ -148,9 +154,24 @@ def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
 
     for option in ("save_stats", "state"):
         if getattr(options, option):
+            if os.fsdecode(getattr(options, option)).lower().endswith(".npz"):
+                raise OptionsError(
+                    f"{option}: {getattr(options, option)}: these files are torch files (.pt); an .npz reference "
+                    "for --ref is written by `inception-score stats`"
+                )
             check_output_file(getattr(options, option), option, inputs, ours)
+    if options.save_stats and options.state and same_path(options.save_stats, [options.state]):
+        raise OptionsError(f"save_stats: {options.save_stats} is also --state; give each a file of its own")
     if options.report:
         check_report_dir(options.report, inputs)
+        if options.recursive:  # its figures would be images of the next run over the same folder
+            report = os.path.realpath(options.report)
+            for folder in (p for p in inputs if os.path.isdir(p)):
+                if report.startswith(os.path.realpath(folder) + os.sep):
+                    raise OptionsError(
+                        f"report: {options.report} is inside the input folder {folder}, which --recursive reads: "
+                        "its figures would be scored next time. Choose a folder outside it"
+                    )
     if options.cache:
         check_output_dir(options.cache, "cache", inputs)
 
@@ -163,7 +184,8 @@ def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
     """
     ref = options.ref
     has_features, kind = True, None
-    if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
+    only_is = options.metrics is not None and set(options.metrics) <= {"is"}  # then the reference is not read
+    if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref) and not only_is:
         try:
             kind = statistics_kind(ref)
         except InputError as exc:
@@ -381,7 +403,7 @@ def _reference(
     ref = options.ref
     if isinstance(ref, str) and ref.lower().endswith((".pt", ".pth")):  # a common mix-up, worth its own words
         raise InputError(
-            f"ref: {ref}: a .pt file holds a shard's statistics or a run's state (combine shards with "
+            f"ref: {ref}: a .pt/.pth file (weights, a shard's statistics or a run's state: shards are combined with "
             "`inception-score merge`); a reference is images, or an .npz of statistics (`inception-score stats`)"
         )
     weights = extractor.weights.sha256 if extractor.weights else None
@@ -485,6 +507,8 @@ def _resume(
     """Continue from a --state file of the same command; return the next image index."""
     recorded, tensors = saved
     hint = "resume with the same command, or remove the file to start over"
+    if "next" not in recorded:  # a --save-stats file (or a merged shard) holds no position to resume from
+        raise InputError(f"{path}: a --save-stats file, not a --state file; give --state a path of its own")
     check_agreement(provenance, recorded, "this command", str(path), hint=hint)
     if recorded.get("inputs_exact") != provenance["inputs_exact"]:
         raise InputError(

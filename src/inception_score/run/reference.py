@@ -109,6 +109,11 @@ def statistics_kind(path: str | os.PathLike[str]) -> str:
         return KINDS["adm"] if "mu" in keys and "sigma" in keys else KINDS["adm-images"]
     if "mu" in keys and "sigma" in keys:
         return KINDS["pytorch-fid"]
+    if any(k.endswith("data.pkl") for k in keys):  # torch.save's zip layout
+        raise InputError(
+            f"{name}: a torch file (a --save-stats or --state file?), not an .npz of images or statistics; "
+            "merge reads those, and --ref reads images or the output of `inception-score stats`"
+        )
     found = f"arrays named {', '.join(repr(k) for k in keys)}" if keys else "no arrays"
     raise InputError(
         f"{name}: not a reference; expected images (arr_0, an ADM batch) or statistics (mu and sigma: pytorch-fid, "
