@@ -154,12 +154,12 @@ def check_outputs(options: Options, opened: Sequence[ImageSource]) -> None:
 
     for option in ("save_stats", "state"):
         if getattr(options, option):
+            check_output_file(getattr(options, option), option, inputs, ours)
             if os.fsdecode(getattr(options, option)).lower().endswith(".npz"):
                 raise OptionsError(
                     f"{option}: {getattr(options, option)}: these files are torch files (.pt); an .npz reference "
                     "for --ref is written by `inception-score stats`"
                 )
-            check_output_file(getattr(options, option), option, inputs, ours)
     if options.save_stats and options.state and same_path(options.save_stats, [options.state]):
         raise OptionsError(f"save_stats: {options.save_stats} is also --state; give each a file of its own")
     if options.report:
