@@ -82,7 +82,7 @@ def test_human_summary_on_an_adm_npz(tmp_path: Path, checkpoint_path: Path, caps
     [
         (["{missing}"], 3, "{missing}: no such file or folder"),
         (["{folder}", "--splits", "0"], 2, "splits: got 0, expected a positive integer"),
-        (["{folder}", "--batch-size", "0"], 2, "batch_size: got 0, expected a positive integer"),
+        (["{folder}", "--batch-size", "0"], 2, "--batch-size: got 0, expected a positive integer"),
         (["{folder}"], 2, "splits: 10 splits need at least 10 images, got 6 images"),
         (["{folder}", "--protocol", "adm", "--splits", "3"], 2, "leave splits unset"),
         (["{folder}", "--device", "tpu"], 2, "device: got 'tpu', expected auto, cpu, cuda, cuda:N, mps, xpu or xpu:N"),
@@ -131,12 +131,12 @@ def test_help_lists_the_protocols_and_exits_0(capsys) -> None:
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["--image-range", "1,0"], "image_range: got '1,0', expected lo < hi"),
-        (["--image-range", "a,b"], "image_range: got 'a,b', expected two numbers lo,hi"),
-        (["--state-interval", "-1"], "state_interval: got -1.0, expected a number of seconds >= 0"),
-        (["--shard", "1/2"], "shard: 1/2 needs --save-stats PATH"),
-        (["--shard", "x", "--save-stats", "s.pt"], "shard: got 'x', expected i/K"),
-        (["--check-precision", "5"], "check_precision: got 5, but it compares fast with exact"),
+        (["--image-range", "1,0"], "--image-range: got '1,0', expected lo < hi"),
+        (["--image-range", "a,b"], "--image-range: got 'a,b', expected two numbers lo,hi"),
+        (["--state-interval", "-1"], "--state-interval: got -1.0, expected a number of seconds >= 0"),
+        (["--shard", "1/2"], "--shard: 1/2 needs --save-stats PATH"),
+        (["--shard", "x", "--save-stats", "s.pt"], "--shard: got 'x', expected i/K"),
+        (["--check-precision", "5"], "--check-precision: got 5, but it compares fast with exact"),
     ],
 )
 def test_option_errors_are_one_line(args, expected, small_folder: Path, capsys) -> None:

@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             rank = _rank()
             if rank == 0 or _ranks_joined():  # before the ranks join, each checks the same: rank 0 speaks
-                print(f"{PROG}: error: {f'rank {rank}: ' if rank else ''}{printable(exc)}", file=sys.stderr)
+                text = _as_flag(exc) if isinstance(exc, OptionsError) else str(exc)
+                print(f"{PROG}: error: {f'rank {rank}: ' if rank else ''}{printable(text)}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
             state = getattr(args, "state", None)
@@ -271,6 +272,15 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
     if not args.sources and not args.generator:
         raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")
     return compute(list(args.sources), options)
+
+
+def _as_flag(exc: OptionsError) -> str:
+    """An option error as the command line's user typed it: ``save_stats: ...`` -> ``--save-stats: ...``
+    (the API's messages name the keyword arguments)."""
+    text = str(exc)
+    name, sep, rest = text.partition(": ")
+    fields = {f.name for f in dataclasses.fields(Options)}
+    return f"--{name.replace('_', '-')}: {rest}" if sep and name in fields else text
 
 
 def _rank() -> int:
