@@ -335,7 +335,7 @@ def test_compute_takes_a_sample_function_and_the_cli_a_generator_spec(
     assert code == 0, err
     assert json.loads(out)["num_images"] == 4
     assert main(["--generator", f"{module_file}:sample", "--weights", str(checkpoint_path)]) == 2
-    assert "--generator needs --num-samples N" in capsys.readouterr().err
+    assert "--num-samples: a generator needs to know how many images to draw" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- model files never run code

@@ -311,7 +311,7 @@ class Options:
                         f"{name}: only with --classifier (the Inception network has its own input size and scaling)"
                     )
         if self.generator and not self.num_samples:
-            raise OptionsError("num_samples: --generator needs --num-samples N (how many images to draw)")
+            raise OptionsError("num_samples: a generator needs to know how many images to draw (--num-samples N)")
         if self.cache and self.check_precision:
             raise OptionsError("check_precision: compares fresh computations; run it without --cache")
         if self.shard is not None and not self.save_stats:

@@ -92,7 +92,7 @@ def check_report_dependencies() -> None:
         import matplotlib
     except ImportError:
         raise OptionsError(
-            "report: --report needs matplotlib; install the extra: pip install 'inception-score[report]'"
+            "report: needs matplotlib; install the extra: pip install 'inception-score[report]'"
         ) from None
     version = getattr(matplotlib, "__version__", "0")
     try:
@@ -101,7 +101,7 @@ def check_report_dependencies() -> None:
         found = MATPLOTLIB  # a development version: let it try
     if found < MATPLOTLIB:
         raise OptionsError(
-            f"report: --report needs matplotlib >= {'.'.join(map(str, MATPLOTLIB))}, found {version}; "
+            f"report: needs matplotlib >= {'.'.join(map(str, MATPLOTLIB))}, found {version}; "
             "upgrade it: pip install -U 'inception-score[report]'"
         )
 
