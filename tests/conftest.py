@@ -10,6 +10,8 @@ is therefore calibrated on a few images so that its predictions are confident an
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +158,18 @@ def torch_fidelity_image_by_image(folder: Path, checkpoint_path: Path, splits: i
         with torch.no_grad():
             logits.append(extractor(image)[0])
     return {k: float(v) for k, v in isc_features_to_metric(torch.cat(logits), splits=splits).items()}
+
+
+def run_torchrun(args: list[str], ranks: int = 2, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``torchrun --standalone --nproc_per_node=ranks ARGS`` on CPU (gloo), one thread per rank, the
+    package from this checkout. A launch that fails at the rendezvous or a gloo connection (seen
+    once on the loaded 2-core machine, never in 10 reruns) is retried once; any other failure, a
+    wrong number included, is the caller's to assert."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    for _attempt in range(2):
+        done = subprocess.run([*torchrun, *args], capture_output=True, text=True, env=env, timeout=timeout)
+        infrastructure = any(s in done.stderr for s in ("Connection", "rendezvous", "Address already in use"))
+        if done.returncode == 0 or not infrastructure:
+            break
+    return done

@@ -271,3 +271,24 @@ def test_a_failing_generator_is_an_input_error_naming_z_dim(stand_in) -> None:
     with pytest.raises(inception_score.InputError, match=r"the generator failed \(RuntimeError: mat1 and mat2 .*z-dim"):
         inception_score.compute(g, num_samples=4, z_dim=5, image_range=(-1, 1), network=stand_in, splits=1,
                                 progress=False)  # fmt: skip
+
+
+def test_a_rank_stopped_by_another_ranks_failure_says_so(monkeypatch, capsys) -> None:
+    import inception_score.cli as cli
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("[../third_party/gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(cli, "_ranks_joined", lambda: True)
+    monkeypatch.setattr(cli, "_run_command", lost)
+    assert main(["x"]) == 1
+    err = capsys.readouterr().err
+    assert err == "inception-score: error: rank 1: stopped, as another rank stopped (see its error)\n"
+
+    def bug(*args, **kwargs):
+        raise ValueError("a bug of ours")
+
+    monkeypatch.setattr(cli, "_run_command", bug)  # anything else is still an internal error, named
+    assert main(["x"]) == 1
+    assert "internal error: ValueError: a bug of ours" in capsys.readouterr().err

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ import inception_score
 from inception_score.cli import main
 from inception_score.errors import InputError, OptionsError
 
-from .conftest import build_confident_checkpoint, make_images, write_images
+from .conftest import build_confident_checkpoint, make_images, run_torchrun, write_images
 
 HERE = Path(__file__).parent
 
@@ -168,13 +166,7 @@ def test_torchrun_with_two_ranks_gives_the_single_run(sets, checkpoint_path: Pat
         f"    open({str(out)!r}, 'w').write(r.to_json())\n"
     )
     (tmp_path / "run.py").write_text(script)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent / "src"), "PATH": "/usr/bin:/bin"}
-    for _attempt in range(2):  # a rendezvous may fail once on a loaded machine
-        done = subprocess.run([*torchrun, str(tmp_path / "run.py")], capture_output=True, text=True, timeout=600,
-                              env=env)  # fmt: skip
-        if done.returncode == 0:
-            break
+    done = run_torchrun([str(tmp_path / "run.py")])
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(out.read_text())
     assert got["fid"] == pytest.approx(ours.fid, rel=1e-6)  # equal thread counts aside, ~1e-7

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +10,8 @@ import torch
 
 import inception_score
 
-from .conftest import make_images, write_images
+from .conftest import make_images, run_torchrun, write_images
 
-HERE = Path(__file__).parent
 RUN_ONLY = {"elapsed_s", "images_per_second", "final_s", "sources", "device", "batch_size", "warnings",
             "weights_source", "weights_path", "cache_hits", "cache_misses", "precision_check", "skipped",
             "num_skipped"}  # fmt: skip
@@ -70,13 +67,7 @@ def test_one_process_ranks_and_shards_report_the_same_fields(
         f"if torch.distributed.get_rank() == 0:\n    open({str(out)!r}, 'w').write(r.to_json())\n"
     )
     (tmp_path / "run.py").write_text(script)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent / "src"), "PATH": "/usr/bin:/bin"}
-    for _attempt in range(2):  # a rendezvous may fail once on a loaded machine
-        done = subprocess.run([*torchrun, str(tmp_path / "run.py")], capture_output=True, text=True, timeout=900,
-                              env=env)  # fmt: skip
-        if done.returncode == 0:
-            break
+    done = run_torchrun([str(tmp_path / "run.py")], timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = json.loads(out.read_text())
 

@@ -19,7 +19,7 @@ from inception_score.cli import main
 from inception_score.errors import InputError, OptionsError
 from inception_score.run.checkpoint import load_stats
 
-from .conftest import make_images, write_images
+from .conftest import make_images, run_torchrun, write_images
 
 HERE = Path(__file__).parent
 EXACT_KEYS = (
@@ -129,21 +129,8 @@ def subprocess_env() -> dict[str, str]:
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_torchrun_on_gloo_equals_one_process(folder: Path, tmp_path: Path, stand_in, ranks: int) -> None:
     out = tmp_path / "result.json"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
-    for _attempt in range(2):
-        done = subprocess.run(
-            [*torchrun, str(HERE / "standin_run.py"), str(out), str(folder), "splits=5", "batch_size=8", "seed=7"],
-            capture_output=True,
-            text=True,
-            env=subprocess_env(),
-            timeout=300,
-        )
-        # This test failed once in a full run on the 2-core machine and never in 10 reruns; if a
-        # launch fails at the rendezvous or a gloo connection, it is retried once. Any other
-        # failure (a wrong number included) is the test's.
-        infrastructure = any(s in done.stderr for s in ("Connection", "rendezvous", "Address already in use"))
-        if done.returncode == 0 or not infrastructure:
-            break
+    args = [str(HERE / "standin_run.py"), str(out), str(folder), "splits=5", "batch_size=8", "seed=7"]
+    done = run_torchrun(args, ranks=ranks, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     # the reference: one process, with the same thread count (matmul results depend on it)
     single = tmp_path / "single.json"
