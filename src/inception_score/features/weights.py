@@ -1,4 +1,4 @@
-"""Find, download, verify and load the Inception weights.
+"""Find, download, verify and load the weights of each network (Inception, DINOv2, CLIP).
 
 The Inception Score is defined on Google's 2015-12-05 Inception graph
 (``classify_image_graph_def.pb`` in TensorFlow's ``inception-2015-12-05.tgz``,
@@ -15,8 +15,15 @@ local copy in this order:
 4. a download from each published URL in turn, verified against the sha256
    prefix and written atomically into that directory.
 
-Checkpoints are always loaded with ``torch.load(..., weights_only=True)``: a
-weights file can never run code. A tensor holding NaN or inf is refused.
+Every network's weights are one such declaration (:class:`WeightsSpec`): file names,
+URLs, the expected sha256 prefix when one is published, the environment variable and the
+option that name a file, and, for weights distributed through the Hugging Face Hub, the
+repository and file whose cached copy is used (:data:`DINOV2_VITL14`, :data:`CLIP_VITL14_336`).
+The same four steps find each of them; only the declaration differs.
+
+Checkpoints are always loaded with ``torch.load(..., weights_only=True)`` (``.safetensors``
+files with ``safetensors``, by the network that reads them): a weights file can never run
+code. A tensor holding NaN or inf is refused.
 
 Importing this module is cheap: ``torch``, ``tqdm`` and ``filelock`` are
 imported only by the functions that need them.
@@ -50,6 +57,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "CLIP_VITL14_336",
+    "DINOV2_VITL14",
     "ENV_VAR",
     "INCEPTION_2015",
     "Origin",
@@ -57,6 +66,7 @@ __all__ = [
     "WeightsSpec",
     "download",
     "fallback_dir",
+    "hf_hub_cache_dir",
     "hub_checkpoint_dir",
     "load_state_dict",
     "locate_weights",
@@ -79,7 +89,12 @@ class WeightsSpec:
 
     ``filenames[i]`` is the name under which ``urls[i]`` is saved in the cache;
     ``sha256_prefix`` is the start of the file's sha256 hex digest (the torch.hub
-    convention of putting it in the file name). Raises ValueError when these
+    convention of putting it in the file name), or None where the publisher gives
+    no hash (DINOv2, CLIP: then the sha256 seen is recorded in every result, and
+    nothing is compared). ``network`` names the weights in messages, ``env_var``
+    and ``option`` are how a user names a file, ``file_format`` what the file is
+    (for messages); ``hf_repo``/``hf_filename``: a Hugging Face Hub repository
+    and file whose cached copy is used when present. Raises ValueError when these
     do not fit together.
 
     Example:
@@ -93,9 +108,15 @@ class WeightsSpec:
     name: str
     filenames: tuple[str, ...]
     urls: tuple[str, ...]
-    sha256_prefix: str
+    sha256_prefix: str | None
     origin: str
     license: str
+    network: str = "Inception"
+    env_var: str = ENV_VAR
+    option: str = "--weights"
+    file_format: str = "a PyTorch state dict, .pth"
+    hf_repo: str | None = None
+    hf_filename: str | None = None
 
     def __post_init__(self) -> None:
         if not self.urls or len(self.filenames) != len(self.urls):
@@ -110,7 +131,7 @@ class WeightsSpec:
                     "file name, expected something like 'weights.pth'"
                 )
         prefix = self.sha256_prefix
-        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+        if prefix is not None and (not prefix or any(c not in "0123456789abcdef" for c in prefix)):
             raise ValueError(
                 f"WeightsSpec {self.name!r}: sha256_prefix {prefix!r} is not lower-case "
                 "hexadecimal, expected e.g. '6726825d'"
@@ -134,6 +155,41 @@ INCEPTION_2015 = WeightsSpec(
         "converted to PyTorch by torch-fidelity / pytorch-fid"
     ),
     license="Apache License 2.0",
+)
+
+#: DINOv2 ViT-L/14 (Oquab et al. 2023), the network of FD_DINOv2: the file torch.hub.load(
+#: 'facebookresearch/dinov2', 'dinov2_vitl14') downloads (DINO hub/backbones.py), so EDM2 and
+#: dgm-eval users have it already. Meta publishes no hash: the sha256 seen is recorded.
+DINOV2_VITL14 = WeightsSpec(
+    name="dinov2_vitl14_pretrain",
+    filenames=("dinov2_vitl14_pretrain.pth",),
+    urls=("https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",),
+    sha256_prefix=None,
+    origin="facebookresearch/dinov2 (Oquab et al. 2023), ViT-L/14 pretrained backbone, 343 tensors",
+    license="Apache License 2.0",
+    network="DINOv2",
+    env_var="INCEPTION_SCORE_DINOV2_WEIGHTS",
+    option="--dinov2-weights",
+    file_format="the PyTorch state dict dinov2_vitl14_pretrain.pth",
+)
+
+#: OpenAI CLIP ViT-L/14 at 336 px (Radford et al. 2021), the network of CMMD, in the Hugging Face
+#: layout (the same weights as OpenAI's ViT-L-14-336px.pt, which Google's CMMD code converts with
+#: scenic). Found in the Hugging Face cache where transformers / diffusers users have it; a
+#: download is saved under the torch.hub checkpoint directory. No hash is published with it.
+CLIP_VITL14_336 = WeightsSpec(
+    name="clip-vit-large-patch14-336",
+    filenames=("openai--clip-vit-large-patch14-336--model.safetensors",),
+    urls=("https://huggingface.co/openai/clip-vit-large-patch14-336/resolve/main/model.safetensors",),
+    sha256_prefix=None,
+    origin="OpenAI CLIP ViT-L/14@336px (Radford et al. 2021), Hugging Face openai/clip-vit-large-patch14-336",
+    license="MIT",
+    network="CLIP",
+    env_var="INCEPTION_SCORE_CLIP_WEIGHTS",
+    option="--clip-weights",
+    file_format="the Hugging Face model.safetensors of openai/clip-vit-large-patch14-336",
+    hf_repo="openai/clip-vit-large-patch14-336",
+    hf_filename="model.safetensors",
 )
 
 
@@ -163,6 +219,42 @@ def hub_checkpoint_dir() -> Path:
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def hf_hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The Hugging Face Hub cache, where ``huggingface_hub`` (transformers, diffusers) keeps files.
+
+    ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else
+    ``~/.cache/huggingface/hub`` (huggingface_hub ``constants.py``).
+
+    Example:
+        >>> hf_hub_cache_dir({"HF_HOME": "/data/hf"}).as_posix()
+        '/data/hf/hub'
+    """
+    env = os.environ if env is None else env
+    if env.get("HF_HUB_CACHE"):
+        return Path(env["HF_HUB_CACHE"]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    base = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def _hf_cached(spec: WeightsSpec, env: Mapping[str, str]) -> Path | None:
+    """``spec``'s file in the Hugging Face cache: the snapshot ``refs/main`` names, else the most
+    recently modified snapshot that holds it; None when there is none."""
+    if spec.hf_repo is None or spec.hf_filename is None:
+        return None
+    repo = hf_hub_cache_dir(env) / ("models--" + spec.hf_repo.replace("/", "--"))
+    with contextlib.suppress(OSError):
+        main = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+        if main and (candidate := repo / "snapshots" / main / spec.hf_filename).is_file():
+            return candidate
+    try:
+        found = [p for p in (repo / "snapshots").glob(f"*/{spec.hf_filename}") if p.is_file()]
+        return max(found, key=lambda p: p.stat().st_mtime, default=None)
+    except OSError:
+        return None
 
 
 def fallback_dir() -> Path:
@@ -354,14 +446,14 @@ def download(
     return dest
 
 
-def _checked_file(path: Path, how: str) -> Path:
+def _checked_file(path: Path, how: str, spec: WeightsSpec = INCEPTION_2015) -> Path:
     """Return ``path`` if it is an existing file, else raise a one-line error."""
     if path.is_file():
         return path
     state = "is not a file" if path.exists() else "does not exist"
     raise WeightsError(
-        f"Inception weights {path} ({how}) {state}; expected an existing file such as "
-        f"{INCEPTION_2015.filenames[0]} (a PyTorch state dict, .pth)."
+        f"{spec.network} weights {path} ({how}) {state}; expected an existing file such as "
+        f"{spec.hf_filename or spec.filenames[0]} ({spec.file_format})."
     )
 
 
@@ -371,17 +463,21 @@ def _find(
     """The weights file to use and where it was found; see :func:`locate_weights`."""
     if explicit is not None:
         path = Path(os.fspath(explicit)).expanduser()
-        return _checked_file(path, "given as --weights / argument"), "argument"
-    if from_env := env.get(ENV_VAR, ""):
-        return _checked_file(Path(from_env).expanduser(), f"from environment variable {ENV_VAR}"), "environment"
+        return _checked_file(path, f"given as {spec.option} / argument", spec), "argument"
+    if from_env := env.get(spec.env_var, ""):
+        path = Path(from_env).expanduser()
+        return _checked_file(path, f"from environment variable {spec.env_var}", spec), "environment"
+    if (cached := _hf_cached(spec, env)) is not None:
+        return cached, "cache"
 
     hub = hub_checkpoint_dir()
     for filename in spec.filenames:
         if (hub / filename).is_file():
             return hub / filename, "cache"
     # An earlier download may have fallen back to the temporary directory; that
-    # directory is shared, so only trust a copy whose hash matches.
-    for filename in spec.filenames:
+    # directory is shared, so only trust a copy whose hash matches (none without a
+    # published hash: anyone could have put it there).
+    for filename in spec.filenames if spec.sha256_prefix is not None else ():
         if _is_valid(fallback_dir() / filename, spec.sha256_prefix):
             return fallback_dir() / filename, "cache"
 
@@ -392,9 +488,9 @@ def _find(
         except _DownloadError as exc:
             failures.append(f"{url}: {exc.reason}")
     raise WeightsError(
-        f"Inception weights not found and could not be downloaded ({'; '.join(failures)}). "
+        f"{spec.network} weights not found and could not be downloaded ({'; '.join(failures)}). "
         f"Download {spec.urls[0]} yourself and save it as {hub / spec.filenames[0]}, "
-        f"or pass --weights PATH (or set {ENV_VAR})."
+        f"or pass {spec.option} PATH (or set {spec.env_var})."
     )
 
 
@@ -408,9 +504,10 @@ def locate_weights(
     """The weights file to use, its sha256 and where it was found, downloading it if needed.
 
     Order: ``explicit`` (must be an existing file); ``$INCEPTION_SCORE_WEIGHTS``
-    (same check; read from ``env`` when given, else ``os.environ``; empty means
-    unset); any of ``spec.filenames`` in :func:`hub_checkpoint_dir`; a copy whose
-    hash matches in :func:`fallback_dir`; then a download of each of
+    (``spec.env_var``; same check; read from ``env`` when given, else ``os.environ``;
+    empty means unset); the Hugging Face cache's copy (:func:`hf_hub_cache_dir`) for
+    a spec with ``hf_repo``; any of ``spec.filenames`` in :func:`hub_checkpoint_dir`;
+    a copy whose hash matches in :func:`fallback_dir`; then a download of each of
     ``spec.urls`` in turn into the checkpoint directory under the matching file
     name. Files given explicitly or through the environment are not hash-checked
     (they may be your own conversion); downloads always are.
@@ -427,10 +524,13 @@ def locate_weights(
     try:
         digest = sha256_file(path)
     except OSError as exc:
-        raise WeightsError(f"Cannot read Inception weights {path}: {_reason(exc)}; expected a readable file.") from exc
-    if origin == "cache" and not digest.startswith(spec.sha256_prefix):  # found by name only: say it is not the file
+        raise WeightsError(
+            f"Cannot read {spec.network} weights {path}: {_reason(exc)}; expected a readable file."
+        ) from exc
+    if origin == "cache" and spec.sha256_prefix is not None and not digest.startswith(spec.sha256_prefix):
+        # found by name only: say it is not the file
         warn(
-            f"Inception weights {path} (torch hub cache) have sha256 {digest[:8]}..., not {spec.sha256_prefix}... "
+            f"{spec.network} weights {path} (torch hub cache) have sha256 {digest[:8]}..., not {spec.sha256_prefix}... "
             "as the published weights: scores are not comparable with published numbers (delete the file to "
             "download the real weights)"
         )
@@ -451,7 +551,7 @@ def _load_failure(exc: BaseException) -> str:
     return f"torch.load failed ({type(exc).__name__}: {_one_line(first)})"
 
 
-def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+def load_state_dict(path: str | os.PathLike[str], spec: WeightsSpec = INCEPTION_2015) -> dict[str, torch.Tensor]:
     """Load a checkpoint safely as a ``{name: tensor}`` dict on the CPU.
 
     Uses ``torch.load(path, map_location="cpu", weights_only=True)``, so a file
@@ -459,7 +559,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     wrapper is unwrapped and a ``module.`` prefix present on every key (from
     ``DataParallel``) is removed. Tensors keep their dtypes. Any problem,
     including a floating-point tensor holding NaN or inf (which would make every
-    score NaN), raises a one-line :class:`WeightsError` naming the file.
+    score NaN), raises a one-line :class:`WeightsError` naming the file (and
+    ``spec.network``, the weights it was meant to hold).
 
     Example:
         >>> import tempfile, torch
@@ -478,8 +579,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(os.fspath(path))
 
     def fail(reason: str, expected: str = "") -> WeightsError:
-        expected = expected or (f"a PyTorch state dict of tensors (.pth) such as {INCEPTION_2015.filenames[0]}")
-        return WeightsError(f"Cannot load Inception weights {path}: {reason}; expected {expected}.")
+        expected = expected or (f"a PyTorch state dict of tensors (.pth) such as {spec.filenames[0]}")
+        return WeightsError(f"Cannot load {spec.network} weights {path}: {reason}; expected {expected}.")
 
     if not path.exists():
         raise fail("the file does not exist")
