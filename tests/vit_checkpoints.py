@@ -28,6 +28,25 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def dinov2_reference(small: bool = True, seed: int = 0) -> torch.nn.Module:
     """facebookresearch's DinoVisionTransformer as torch.hub's ``dinov2_vitl14`` builds it (``small``:
     width 128, 2 blocks, 2 heads), with random weights spread so that images get distinct features."""
+    model = dinov2_package_model(small)
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, current in model.state_dict().items():
+        value = torch.randn(current.shape, generator=gen)
+        if name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "gamma")):
+            value = 1 + 0.2 * value
+        elif name.endswith("weight") and current.dim() >= 2:
+            value = value * (1.0 / current[0].numel()) ** 0.5  # unit gain: activations neither vanish nor explode
+        else:
+            value = 0.2 * value  # biases, cls_token, pos_embed, mask_token
+        state[name] = value
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)
+
+
+def dinov2_package_model(small: bool = True) -> torch.nn.Module:
+    """The package's model, weights left as allocated (to be loaded): ``vit_large(patch_size=14,
+    img_size=518, init_values=1.0, block_chunks=0)``, the hub's ``dinov2_vitl14`` configuration."""
     from dinov2.layers import MemEffAttention
     from dinov2.layers import NestedTensorBlock as Block
     from dinov2.models.vision_transformer import DinoVisionTransformer
@@ -47,19 +66,7 @@ def dinov2_reference(small: bool = True, seed: int = 0) -> torch.nn.Module:
             block_fn=partial(Block, attn_class=MemEffAttention),
             **shape,
         )
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for name, meta in model.state_dict().items():
-        value = torch.randn(meta.shape, generator=gen)
-        if name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "gamma")):
-            value = 1 + 0.2 * value
-        elif name.endswith("weight") and meta.dim() >= 2:
-            value = value * (1.0 / meta[0].numel()) ** 0.5  # unit gain: activations neither vanish nor explode
-        else:
-            value = 0.2 * value  # biases, cls_token, pos_embed, mask_token
-        state[name] = value
-    model.load_state_dict(state)
-    return model.eval().requires_grad_(False)
+    return model
 
 
 def save_dinov2_checkpoint(path: Path, small: bool = True, seed: int = 0) -> Path:
@@ -99,3 +106,83 @@ def random_images(n: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
         noise = rng.normal(0, rng.uniform(5, 60), (3, h, w))
         out.append(np.clip(base + noise, 0, 255).astype(np.uint8))
     return torch.from_numpy(np.stack(out))
+
+
+CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+
+
+def clip_reference(small: bool = True, seed: int = 0) -> torch.nn.Module:
+    """transformers' CLIPVisionModelWithProjection (``small``: width 128, 2 layers, 2 heads, 32-d
+    projection; else openai/clip-vit-large-patch14-336's shape) with spread random weights.
+
+    transformers' own random init gives every image nearly the same embedding (cosine ~0.995),
+    so the weights are redrawn at unit gain (each Linear's weight ~ N(0, 1/fan_in)), LayerNorm
+    scales 1 + 0.2 N(0, 1), biases and embeddings 0.2 N(0, 1): the test images then have
+    cosines of 0.84-0.97 (measured, tiny tower) and a kernel distance far above float32 rounding."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    if small:
+        shape = dict(
+            hidden_size=128, intermediate_size=512, num_hidden_layers=2, num_attention_heads=2, projection_dim=32
+        )
+    else:
+        shape = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16)
+        shape["projection_dim"] = 768
+    config = CLIPVisionConfig(image_size=336, patch_size=14, hidden_act="quick_gelu", layer_norm_eps=1e-5, **shape)
+    with mock.patch.object(torch.nn.Linear, "reset_parameters", lambda self: None):
+        model = CLIPVisionModelWithProjection(config)
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, current in model.state_dict().items():
+        if not current.is_floating_point():
+            state[name] = current
+            continue
+        value = torch.randn(current.shape, generator=gen)
+        if "layer_norm" in name or "layrnorm" in name:
+            value = 1 + 0.2 * value if name.endswith("weight") else 0.2 * value
+        elif name.endswith("weight") and current.dim() >= 2 and "position_embedding" not in name:
+            value = value * (1.0 / current[0].numel()) ** 0.5
+        else:
+            value = 0.2 * value  # biases, class and position embeddings
+        state[name] = value
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)
+
+
+def save_clip_safetensors(model: torch.nn.Module, path: Path, text_tower: bool = True) -> Path:
+    """``model``'s tensors in a ``model.safetensors`` as the Hugging Face CLIPModel file holds them:
+    with a (small, random) text tower, ``text_projection`` and ``logit_scale`` beside the image tower."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    if text_tower:
+        tensors["text_model.embeddings.token_embedding.weight"] = torch.randn(49408, 8)
+        tensors["text_model.final_layer_norm.weight"] = torch.ones(8)
+        tensors["text_projection.weight"] = torch.randn(8, 8)
+        tensors["logit_scale"] = torch.tensor(4.6052)
+    save_file(tensors, str(path))
+    return path
+
+
+def cmmd_prepare(image: np.ndarray) -> np.ndarray:
+    """CMMD io_util.py's reading of one image array (H x W x 3 RGB, or H x W gray), then /255 and
+    scenic's normalisation: 336 x 336 x 3 float32."""
+    mode = "L" if image.ndim == 2 else "RGB"
+    im = Image.fromarray(image, mode)
+    w, h = im.size
+    side = min(w, h)
+    top, left = (h - side) // 2, (w - side) // 2
+    im = im.crop((left, top, left + side, top + side)).resize((336, 336), resample=Image.BICUBIC)
+    x = np.asarray(im).astype(np.float32)
+    if x.ndim == 2:
+        x = np.tile(x[..., None], (1, 1, 3))
+    return (x / 255.0 - CLIP_MEAN) / CLIP_STD
+
+
+def transformers_embeddings(model: torch.nn.Module, images: list[np.ndarray]) -> torch.Tensor:
+    """The reference's embeddings: CMMD's preprocessing, transformers' image_embeds, divided by their norm."""
+    x = torch.from_numpy(np.stack([cmmd_prepare(im) for im in images])).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        embeds = model(pixel_values=x).image_embeds
+    return embeds / torch.linalg.norm(embeds, dim=-1, keepdim=True)

@@ -162,11 +162,16 @@ class DINOv2(nn.Module):
         cls = self.blocks[-1](tokens, queries=1)  # N x 1 x D: only the class token is output
         return self.norm(cls[:, 0])  # N x D
 
-    def load_checkpoint(self, state_dict: Mapping[str, Tensor], *, origin: str = "state dict") -> None:
+    def load_checkpoint(
+        self, state_dict: Mapping[str, Tensor], *, origin: str = "state dict", assign: bool = False
+    ) -> None:
         """Load an official-layout state dict strictly; one-line :class:`WeightsError` naming ``origin``
-        and the first missing, unexpected or mis-shaped keys otherwise."""
+        and the first missing, unexpected or mis-shaped keys otherwise. ``assign``: the tensors
+        become the parameters (float32), as for a network built on the meta device."""
         _check_layout(self.state_dict(), state_dict, origin)
-        self.load_state_dict(state_dict, strict=True)
+        if assign:
+            state_dict = {k: v.float() for k, v in state_dict.items()}
+        self.load_state_dict(state_dict, strict=True, assign=assign)
         self._positions = {}
 
 
@@ -230,8 +235,9 @@ def load_dinov2(path: str | os.PathLike[str], device: torch.device | str = "cpu"
             f"DINOv2 weights {path} are not ViT-L/14 (width {config.width}, {config.depth} blocks, patch "
             f"{config.patch}): features are not FD_DINOv2's and not comparable with published numbers"
         )
-    net = DINOv2(config)
-    net.load_checkpoint(state, origin=str(path))
+    with torch.device("meta"):  # no memory and no random init for weights about to be replaced (~5 s at ViT-L)
+        net = DINOv2(config)
+    net.load_checkpoint(state, origin=str(path), assign=True)
     return net.eval().requires_grad_(False).to(device)
 
 
