@@ -57,14 +57,15 @@ def linear(layer: nn.Linear, x: Tensor, gelu: bool = False) -> Tensor:
     inductor emits, ``mkldnn::_linear_pointwise``) instead of MKL's sgemm: on the AMD EPYC
     (Zen 5) of benchmarks/RESULTS.md it runs ViT-L's matrix products 1.15x faster (90 vs 77
     GFLOP/s a core), and takes the GELU in the same pass. The same float32 products, summed in
-    another order: ~1e-7 relative to the output. Elsewhere (GPU, bfloat16, autograd): ``F.linear``.
+    another order: ~1e-7 relative to the output. With bfloat16 weights (``fast``) the same op in
+    bfloat16, the input cast as autocast would. Elsewhere (GPU, autograd): ``F.linear``.
     """
-    if _ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and layer.weight.dtype == torch.float32:
-        if not (torch.is_grad_enabled() and (x.requires_grad or layer.weight.requires_grad)):
+    weight = layer.weight
+    if _ONEDNN and x.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16):
+        if x.is_floating_point() and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
             shape = x.shape
-            out = torch.ops.mkldnn._linear_pointwise(
-                x.reshape(-1, shape[-1]), layer.weight, layer.bias, "gelu" if gelu else "none", [], "none"
-            )
+            x = x.reshape(-1, shape[-1]).to(weight.dtype)  # bfloat16 weights (fast): bfloat16 inputs, as autocast does
+            out = torch.ops.mkldnn._linear_pointwise(x, weight, layer.bias, "gelu" if gelu else "none", [], "none")
             return out.reshape(*shape[:-1], out.shape[-1])
     out = F.linear(x, layer.weight, layer.bias)
     return F.gelu(out) if gelu else out
