@@ -76,6 +76,19 @@ SEED = (
     "tests/test_cli.py::test_the_seed_flag_reaches_the_bootstrap",
 )
 EXIT_CODES = ("tests/test_exit_codes.py",)
+FRECHET = tuple(
+    f"tests/test_frechet.py::test_{name}"
+    for name in (
+        "frechet_distance_is_exact_below_d_images",
+        "a_set_against_itself_is_exactly_zero_never_negative",
+        "full_rank_covariances_equal_torch_fidelity_within_1e9",
+        "trace_sqrt_product_closed_forms_and_factor",
+        "a_matrix_that_is_not_a_covariance_is_refused",
+        "fid_infinity_points_are_exact_below_d_images",
+        "fid_infinity_points_are_the_fid_of_the_nested_subsets",
+        "moments_equal_numpy_mean_and_cov_and_fid_equals_torch_fidelity",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -208,6 +221,24 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("sixteen-bit-high-byte", "src/inception_score/inputs/wide.py",
            "return ((wide * 255 + m // 2) // m).astype(np.uint8)", "return (wide >> (bits - 8)).astype(np.uint8)",
            "16-bit samples truncated to their high byte instead of rounded", WIDE),
+    # ------------------------------------------------------------ Fréchet distances (metrics/frechet.py)
+    Mutant("fid-no-cut-in-m", M + "frechet.py", "kept = mu[mu > rank * _EPS * largest]", "kept = mu.clamp_min(0)",
+           "tr (S1 S2)^1/2 keeps M's rounding-level eigenvalues (the noise of S1's null space) as square roots",
+           FRECHET),
+    Mutant("fid-trace-twice", M + "frechet.py", "value = float(diff.dot(diff) + sigma1.trace() + trace2 - 2 *",
+           "value = float(diff.dot(diff) + 2 * sigma1.trace() - 2 *",
+           "tr S1 counted twice, tr S2 never", FRECHET),
+    Mutant("fid-negative-kept", M + "frechet.py",
+           "return value if value > 0 else 0.0  # >= 0 for PSD covariances: a negative value is rounding (docstring)",
+           "return value", "a negative rounding residue returned as the distance (-0.0000 printed)", FRECHET),
+    Mutant("fid-psd-unchecked", M + "frechet.py",
+           "if smallest < -_NOT_PSD * max(largest, 0.0) or (largest <= 0.0 and smallest < 0.0):\n        raise "
+           "InputError(\n            f\"frechet_distance: {name} is not",
+           "if False:\n        raise InputError(\n            f\"frechet_distance: {name} is not",
+           "a reference sigma that is not a covariance (negative eigenvalues) silently used", FRECHET),
+    Mutant("fid-factor-of-the-samples", M + "frechet.py", "factor = psd_factor(ref_sigma, ref_name)  # D x r",
+           "factor = psd_factor(sigma, ref_name)  # D x r",
+           "the FID accumulator factors the samples' covariance where the reference's is meant", FRECHET),
     # ------------------------------------------------------------ plumbing: seeds, exit codes
     Mutant("pipeline-seed-dropped", "src/inception_score/run/pipeline.py", "seed=options.seed,", "seed=0,",
            "compute() ignores seed= / --seed", SEED),

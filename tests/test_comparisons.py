@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -79,10 +80,13 @@ def test_statistics_files_give_the_same_fid(sets, checkpoint_path: Path, ours, t
 def test_a_set_against_itself(sets, checkpoint_path: Path, ours) -> None:
     same = inception_score.compute(sets["real"], ref=sets["real"], weights=str(checkpoint_path), metrics=("fid",),
                                    **RUN)  # fmt: skip
-    # 9 images give a covariance of rank 8 in 2048 dimensions: the square root's trace from the
-    # eigenvalues of a singular product is only good to ~1e-5 of the trace (the closed form is
-    # tested to 1e-6 at N > D on features in test_frechet.py, and KID's in test_kernel.py)
-    assert abs(same.fid) < 1e-5 * ours.fid * 100 and ours.fid > 10
+    # 9 images give a covariance of rank 8 in 2048 dimensions: the general eigenvalue solver gave a
+    # negative FID here, printed "FID: -0.0000"; the non-null eigenspace gives 0 to rounding, never below
+    assert 0.0 <= same.fid <= 1e-12 * ours.fid and ours.fid > 10
+    assert "FID: 0.0000" in same.summary() and "-0.0000" not in same.summary()
+    # the text never shows -0.0000, for an intercept of FID at infinite N a hair below 0 either
+    lines = dataclasses.replace(same, fid=0.0, fid_infinity=-2e-7, sfid=-0.0).summary_lines()
+    assert "FID: 0.0000; at infinite N 0.0000" in lines and "sFID: 0.0000" in lines
 
 
 def test_adm_reference_batches_use_their_stored_statistics(sets, checkpoint_path: Path, ours, tmp_path: Path) -> None:

@@ -6,14 +6,29 @@ converge to a local Nash equilibrium", NeurIPS, section "Fréchet Inception Dist
 
     FID = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr (S1 S2)^{1/2}.
 
-**The trace of the square root** is computed as torch-fidelity >= 0.4 does (TFd metric_fid.py:39):
-the eigenvalues of S1 S2 in float64, taken as complex, their principal square roots, the sum of
-the real parts. No scipy. The ADM evaluator and pytorch-fid take ``scipy.linalg.sqrtm(S1 S2)``
-(GD:72-115); the two agree to about 3e-14 relative (REFERENCE-METRICS §1). *Deviations from the
-evaluator*, neither of which changes a finite result: it retries with ``1e-6 I`` added when sqrtm
-returns a non-finite matrix, which the eigenvalue route never does for finite covariances; it
-raises when the diagonal of sqrtm has an imaginary part above 1e-3, where this (like TFd 0.4)
-keeps the real parts. S1 is the samples', S2 the reference's (GD:56).
+**The trace of the square root** is computed exactly from the non-null eigenspaces, with
+symmetric eigen-solvers only (:func:`trace_sqrt_product`): S2 = V L V^T (``eigh``), the
+eigenvalues of S2 above its rounding level D ε λmax kept (r of them), R = V_r L_r^{1/2} (D x r,
+S2 = R R^T), and tr (S1 S2)^{1/2} = Σ √μ_i over the eigenvalues μ_i of the r x r symmetric
+positive semi-definite M = R^T S1 R (the non-zero eigenvalues of S1 S2 = S1 R R^T are those of
+R^T S1 R), again those above M's rounding level r ε μmax. In exact arithmetic this is the
+nuclear norm of A B^T (A, B the centred features / √(n − 1), S1 = A^T A, S2 = B^T B): tested
+equal to it within 1e-6 relative at 68 vs 54 images, and to torch-fidelity's and scipy's value
+within 1e-9 where both covariances have full rank.
+
+*Deviation from the reference tools, for exactness and speed*: torch-fidelity >= 0.4 (TFd
+metric_fid.py:39) takes the general (non-symmetric) eigenvalues of S1 S2; pytorch-fid, clean-fid
+and the ADM evaluator ``scipy.linalg.sqrtm(S1 S2)`` (GD:72-115, PF fid_score.py:179-236, CF
+fid.py:79-83). Where both covariances have full rank (more images than dimensions, 2049+ for
+pool3) all of these agree to ~1e-13 relative. With fewer images the covariances are singular,
+S1 S2 has D - r zero eigenvalues, and a general solver returns them as ±1e-13-sized numbers,
+each of which adds a square root of that size (~1e-7 of the scale) to the trace: ~2000 of them
+at 50 images, 5e-5 to 1e-4 relative in FID (issue 21), and FID(A, A) ≈ -3e-5 instead of 0. Here
+the null eigenspaces are discarded first, so those tools' numbers differ from this one at small N
+by exactly that noise. The symmetric solvers are also faster (``benchmarks/fid_exact.py``). The
+evaluator retries sqrtm with ``1e-6 I`` added when it is not finite, and raises when its diagonal
+has an imaginary part above 1e-3; neither happens here, for any finite positive semi-definite
+statistics. S1 is the samples', S2 the reference's (GD:56).
 
 **The statistics** are float64 sums over images, count n, sum x, sum x x^T, so that batches,
 shards and ranks merge by adding; mean = sum x / n (float64; the evaluator's float32 np.mean
@@ -53,6 +68,8 @@ from .uncertainty import fit_infinity, subset_sizes
 __all__ = [
     "spatial_vectors",
     "frechet_distance",
+    "trace_sqrt_product",
+    "psd_factor",
     "moments_from_sums",
     "FrechetDistance",
     "SpatialFrechetDistance",
@@ -100,26 +117,121 @@ def _float64(value: Tensor | np.ndarray, name: str, device: torch.device) -> Ten
     return tensor
 
 
+def psd_factor(sigma: Tensor, name: str = "sigma") -> Tensor:
+    """R (D x r, float64) with R R^T = ``sigma`` on its numerically non-null eigenspace.
+
+    ``sigma`` = V diag(λ) V^T by ``torch.linalg.eigh``; R = V_r diag(λ_r)^{1/2} over the r
+    eigenvalues above D ε λmax (ε = float64's machine epsilon: numpy.linalg.matrix_rank's default
+    tolerance; eigh determines each eigenvalue only to a few ε λmax, so smaller ones, and the
+    rounding-level negatives of a positive semi-definite matrix, cannot be told from 0). A
+    covariance of n < D images has r <= n - 1. r = 0 for a zero matrix (a set of identical images).
+
+    Args:
+        sigma: D x D symmetric float64 (only its lower triangle is read, as eigh reads it).
+        name: what ``sigma`` is, for the error.
+
+    Raises:
+        InputError: ``sigma`` is not positive semi-definite (an eigenvalue below -1e-5 λmax: far
+            beyond the rounding of a covariance, even one stored in float32), so not a covariance;
+            or the solver did not converge.
+
+    Example:
+        >>> r = psd_factor(torch.tensor([[4.0, 0.0], [0.0, 0.0]], dtype=torch.float64))
+        >>> r.shape, (r @ r.T).tolist()
+        (torch.Size([2, 1]), [[4.0, 0.0], [0.0, 0.0]])
+    """
+    try:
+        eigenvalues, vectors = torch.linalg.eigh(sigma)  # D ascending, D x D
+    except torch.linalg.LinAlgError as exc:
+        raise InputError(f"frechet_distance: the eigenvalues of {name} did not converge ({exc})") from None
+    largest = float(eigenvalues[-1]) if len(eigenvalues) else 0.0
+    smallest = float(eigenvalues[0]) if len(eigenvalues) else 0.0
+    if smallest < -_NOT_PSD * max(largest, 0.0) or (largest <= 0.0 and smallest < 0.0):
+        raise InputError(
+            f"frechet_distance: {name} is not positive semi-definite (eigenvalues from {smallest:.3g} to "
+            f"{largest:.3g}), so it is not a covariance matrix"
+        )
+    keep = eigenvalues > len(eigenvalues) * _EPS * largest  # D bools; none when sigma = 0
+    return vectors[:, keep] * eigenvalues[keep].sqrt()  # D x r
+
+
+_EPS = float(torch.finfo(torch.float64).eps)  # 2.2e-16
+_NOT_PSD = 1e-5  # an eigenvalue below -1e-5 λmax is not rounding: float32 storage moves them ~1e-8 λmax
+
+
+def trace_sqrt_product(sigma1: Tensor, factor2: Tensor, name1: str = "sigma1") -> Tensor:
+    """tr (S1 S2)^{1/2} for positive semi-definite S1 and S2 = R R^T (``factor2`` = R, :func:`psd_factor`).
+
+    The non-zero eigenvalues of S1 S2 = S1 R R^T are those of the r x r symmetric positive
+    semi-definite M = R^T S1 R (for any A, B: AB and BA share their non-zero eigenvalues), and
+    tr (S1 S2)^{1/2} is the sum of their square roots. M's eigenvalues at or below its rounding
+    level r ε μmax (ε = float64's machine epsilon) are taken as 0: they are S1's null space seen
+    through R (rank M = min(rank S1, r); with fewer sample images than reference images, the
+    extra ones are zeros computed as ±ε μmax), and the square root of such noise (~1e-8 μmax^{1/2}
+    each) is what this route exists to avoid. Where S1 S2 has a true eigenvalue that small, its
+    square root (< 1.5e-8 r^{1/2} μmax^{1/2}) is below what float64 statistics determine.
+
+    Args:
+        sigma1: D x D float64, symmetric positive semi-definite.
+        factor2: D x r float64 (r may be 0), on the same device.
+        name1: what ``sigma1`` is, for the error.
+
+    Returns:
+        A float64 scalar tensor on their device, >= 0.
+
+    Raises:
+        InputError: ``sigma1`` is not positive semi-definite where S2 is not null (M has an
+            eigenvalue below -1e-5 μmax, as :func:`psd_factor` refuses); the solver did not converge.
+
+    Example:
+        >>> s1 = torch.diag(torch.tensor([1.0, 4.0, 0.0], dtype=torch.float64))
+        >>> s2 = torch.diag(torch.tensor([9.0, 1.0, 5.0], dtype=torch.float64))
+        >>> float(trace_sqrt_product(s1, psd_factor(s2)))  # sqrt(1 x 9) + sqrt(4 x 1) + sqrt(0 x 5)
+        5.0
+    """
+    rank = factor2.shape[1]
+    if rank == 0:  # S2 = 0: S1 S2 = 0
+        return torch.zeros((), dtype=torch.float64, device=sigma1.device)
+    m = factor2.T @ (sigma1 @ factor2)  # r x r
+    m = (m + m.T) / 2  # symmetric to the last bit (the products round differently above and below)
+    try:
+        mu = torch.linalg.eigvalsh(m)  # r ascending
+    except torch.linalg.LinAlgError as exc:
+        raise InputError(f"frechet_distance: the eigenvalues of R^T {name1} R did not converge ({exc})") from None
+    largest, smallest = float(mu[-1]), float(mu[0])
+    if smallest < -_NOT_PSD * max(largest, 0.0) or (largest <= 0.0 and smallest < 0.0):
+        raise InputError(f"frechet_distance: {name1} is not positive semi-definite, so it is not a covariance matrix")
+    kept = mu[mu > rank * _EPS * largest]
+    return kept.sqrt().sum()
+
+
 def frechet_distance(
     mu1: Tensor | np.ndarray, sigma1: Tensor | np.ndarray, mu2: Tensor | np.ndarray, sigma2: Tensor | np.ndarray
 ) -> float:
     """``|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr (S1 S2)^{1/2}`` (Heusel et al. 2017), in float64.
 
-    ``tr (S1 S2)^{1/2}`` = the sum of the real parts of the principal square roots of the complex
-    eigenvalues of S1 S2 (TFd metric_fid.py:39): no scipy, no added epsilon, finite (and about 0
-    for the zero eigenvalues) for singular covariances, i.e. statistics of fewer images than
-    dimensions. Computed on the device of ``mu1`` when it is a tensor, else on the CPU.
+    ``tr (S1 S2)^{1/2}`` by :func:`trace_sqrt_product` from the non-null eigenspace of S2
+    (:func:`psd_factor`): exact for singular covariances too (statistics of fewer images than
+    dimensions), where the general eigenvalue solver of torch-fidelity and scipy's sqrtm add
+    rounding noise (module docstring). No scipy, no added epsilon. Computed on the device of
+    ``mu1`` when it is a tensor, else on the CPU.
+
+    *A negative result is returned as 0.0*: the distance is >= 0 for positive semi-definite
+    covariances (tr (S1 S2)^{1/2} = ||R1^T R2||_* <= (||R1||_F^2 + ||R2||_F^2) / 2), so a value
+    below 0 is the rounding of the traces and eigenvalues (~1e-13 of tr S1 + tr S2 for a set
+    against its own statistics), and 0.0 (never -0.0) is the distance within that rounding.
 
     Args:
         mu1, sigma1: mean (D) and covariance (D x D) of the samples (any float dtype, numpy or torch).
         mu2, sigma2: the same of the reference.
 
     Returns:
-        The distance, a Python float in squared feature units.
+        The distance, a Python float >= 0 in squared feature units.
 
     Raises:
         InputError: shapes that are not D and D x D, or differ between the two sets (both shapes
-            named); a NaN or inf in any input; an eigenvalue solver that does not converge.
+            named); a NaN or inf in any input; a covariance that is not positive semi-definite;
+            an eigenvalue solver that does not converge.
 
     Example:
         >>> import numpy as np
@@ -139,16 +251,16 @@ def frechet_distance(
             f"mu2 {shapes[2]}, sigma2 {shapes[3]}; both must come from the same features"
         )
     m1, s1, m2, s2 = (_float64(v, n, device) for v, n in zip((mu1, sigma1, mu2, sigma2), _NAMES, strict=True))
-    diff = m1 - m2  # D
-    try:
-        eigenvalues = torch.linalg.eigvals(s1 @ s2)  # D complex128
-    except torch.linalg.LinAlgError as exc:
-        raise InputError(f"frechet_distance: the eigenvalues of sigma1 @ sigma2 did not converge ({exc})") from None
-    tr_covmean = eigenvalues.sqrt().real.sum()  # negative (rounding) eigenvalues: sqrt imaginary, real part 0
-    value = float(diff.dot(diff) + s1.trace() + s2.trace() - 2 * tr_covmean)
+    return _distance(m1, s1, m2, s2.trace(), psd_factor(s2, "sigma2"), "sigma1")
+
+
+def _distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, trace2: Tensor, factor2: Tensor, name1: str) -> float:
+    """The Fréchet distance from S1 and S2's trace and factor (:func:`psd_factor`), clamped at 0."""
+    diff = mu1 - mu2  # D
+    value = float(diff.dot(diff) + sigma1.trace() + trace2 - 2 * trace_sqrt_product(sigma1, factor2, name1))
     if not np.isfinite(value):
         raise InputError(f"frechet_distance: the result overflowed ({value}); the statistics are too large")
-    return value
+    return value if value > 0 else 0.0  # >= 0 for PSD covariances: a negative value is rounding (docstring)
 
 
 _NAMES = ("mu1", "sigma1", "mu2", "sigma2")
@@ -284,7 +396,13 @@ class FrechetDistance(Accumulator):
             return {}
         mu, sigma = self.moments()
         ref_mu, ref_sigma = (t.to(mu.device) for t in self.reference)
-        return {self.result_field: frechet_distance(mu, sigma, ref_mu, ref_sigma)}
+        ref_name = f"the reference's {self.reference_parts[1]}"
+        factor = psd_factor(ref_sigma, ref_name)  # D x r
+        return {
+            self.result_field: _distance(
+                mu, sigma, ref_mu, ref_sigma.trace(), factor, f"the samples' {self.label} covariance"
+            )
+        }
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
         """A warning when n <= D: the covariance is singular and FID biased far above its 50k value."""
@@ -327,12 +445,6 @@ class SpatialFrechetDistance(FrechetDistance):
         return outputs.memo["spatial_vectors"]  # type: ignore[no-any-return]
 
 
-def _psd_sqrt(sigma: Tensor) -> Tensor:
-    """The symmetric square root of a (numerically) positive semi-definite matrix, by eigh."""
-    w, v = torch.linalg.eigh(sigma)  # D, D x D
-    return (v * w.clamp_min(0).sqrt()) @ v.T
-
-
 class FIDInfinity(Accumulator):
     """FID at infinite N (Chong & Forsyth 2020): FID_N of nested random subsets, fitted against 1/N.
 
@@ -341,14 +453,13 @@ class FIDInfinity(Accumulator):
     IS at infinite N, :class:`~.uncertainty.NestedSubsets`). One sweep over the rows in rank
     order adds each block of rows to running float64 sums (sum x, sum x x^T), and at each N_j
     the covariance and FID_N against the reference are computed: memory is four D x D float64
-    matrices (the running sum, the reference's square root, the covariance and a product: 128 MB
-    at D = 2048), the eigenvalue solver's workspace and a block of rows, whatever N.
+    matrices (the running sum, the reference's factor, the covariance and a product: 128 MB at
+    D = 2048), the eigenvalue solver's workspace and a block of rows, whatever N.
 
-    *Deviation, for speed*: tr (S_j S_ref)^{1/2} is computed as the sum of the square roots of the
-    (clamped non-negative) eigenvalues of the symmetric S_ref^{1/2} S_j S_ref^{1/2}, with S_ref^{1/2}
-    computed once: the same eigenvalues as S_j S_ref, by a symmetric solver about 6 times faster
-    than the general one of :func:`frechet_distance` (15 solves at D = 2048). Agreement with
-    :func:`frechet_distance`: ~1e-13 relative (tested to 1e-9).
+    Each FID_N is :func:`frechet_distance`'s computation, with the reference's factor R
+    (:func:`psd_factor`, S_ref = R R^T) computed once: per subset, M = R^T S_j R and its symmetric
+    eigenvalues (:func:`trace_sqrt_product`): exact at any subset size, and the last point equals
+    the ``fid`` field (tested to 1e-9).
 
     Fields: ``fid_infinity`` (the intercept, or None with fewer than 3 subsets) and
     ``fid_infinity_fit`` (``fid_infinity``, ``slope``, ``r2``, ``n``, ``fid_n``; the fit of
@@ -403,11 +514,11 @@ class FIDInfinity(Accumulator):
         filled = self.features.filled().cpu().numpy()  # N bools
         perm = np.random.RandomState(self.seed).permutation(num_images)  # perm[r]: the image of rank r
         ref_mu, ref_sigma = (t.to(device) for t in self.reference)
-        root = _psd_sqrt(ref_sigma)  # D x D
+        factor = psd_factor(ref_sigma, "the reference's sigma")  # D x r
         tr_ref = ref_sigma.trace()
         del ref_sigma
         total, outer = zeros(dim, device), zeros((dim, dim), device)  # running sums over ranks < N_j
-        cov, product = zeros((dim, dim), device), zeros((dim, dim), device)  # reused at each N_j
+        cov = zeros((dim, dim), device)  # reused at each N_j
         counts, fids, start, n = [], [], 0, 0
         for size in subset_sizes(num_images).tolist():
             for lo in range(start, size, self.block):  # the band of ranks start..size-1
@@ -423,13 +534,8 @@ class FIDInfinity(Accumulator):
             _check_finite(total, outer, "pool3 features")
             mu = total / n  # D
             cov.copy_(outer).addr_(mu, mu, alpha=-n).div_(n - 1)  # D x D, as moments_from_sums
-            diff = mu - ref_mu
-            tr_sigma = cov.trace()
-            torch.mm(root, cov, out=product)
-            torch.mm(product, root, out=cov)  # S_ref^1/2 S_j S_ref^1/2: symmetric PSD, eigenvalues of S_j S_ref
-            tr_covmean = torch.linalg.eigvalsh(cov).clamp_min(0).sqrt().sum()
             counts.append(n)
-            fids.append(float(diff.dot(diff) + tr_sigma + tr_ref - 2 * tr_covmean))
+            fids.append(_distance(mu, cov, ref_mu, tr_ref, factor, f"the covariance of {n} samples' pool3 features"))
         return np.array(counts, dtype=np.int64), np.array(fids, dtype=np.float64)
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:

@@ -119,12 +119,12 @@ class Result:
         """FID, KID, sFID, precision/recall, density/coverage: one line each, and the reference."""
         lines = []
         if self.fid is not None:
-            extra = f"; at infinite N {self.fid_infinity:.4f}" if self.fid_infinity is not None else ""
-            lines.append(f"FID: {self.fid:.4f}{extra}")
+            extra = f"; at infinite N {_fixed4(self.fid_infinity)}" if self.fid_infinity is not None else ""
+            lines.append(f"FID: {_fixed4(self.fid)}{extra}")
         if self.kid_mean is not None:
             lines.append(f"KID: {self.kid_mean:.6f} ± {self.kid_std:.6f}")
         if self.sfid is not None:
-            lines.append(f"sFID: {self.sfid:.4f}")
+            lines.append(f"sFID: {_fixed4(self.sfid)}")
         if self.improved_precision is not None:
             lines.append(
                 f"precision: {self.improved_precision:.4f}, recall: {self.improved_recall:.4f} "
@@ -199,6 +199,13 @@ class Result:
                 + f"inception-score {self.package_version}, torch {self.torch_version}"
             )
         return lines
+
+
+def _fixed4(value: float) -> str:
+    """``value`` with 4 decimals, and a value that rounds to 0 as ``0.0000``: a distance is >= 0, and
+    ``-0.0000`` (a negative rounding residue, or FID at infinite N's intercept a hair below 0) reads as a bug."""
+    text = f"{value:.4f}"
+    return text[1:] if text == "-0.0000" else text
 
 
 @dataclass
