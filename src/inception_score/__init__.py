@@ -162,12 +162,20 @@ def evaluate(ref_batch: Any, sample_batch: Any, **options: Any) -> Result:
     per set: Inception Score (chunks of 5000, the mean), FID, sFID, precision and recall (k = 3,
     float16 distances), plus density and coverage (k = 5).
 
+    As the evaluator, it reads **both** batches' stored statistics (GD:43-49 call
+    ``read_statistics`` on each): ``mu``/``sigma`` (FID) and ``mu_s``/``sigma_s`` (sFID) stored in
+    either ``.npz`` are used as they are, and only what a batch does not store is computed from its
+    ``arr_0``; the images give the Inception Score and precision/recall. The result says which were
+    read and which computed: ``fid_reference["read"]``/``["computed"]`` and ``sample_statistics``
+    (``path``, ``read``, ``computed``). A batch evaluated against itself gives FID = sFID = 0.
+
     Args:
         ref_batch: the reference batch: an ADM ``.npz`` (``arr_0`` images; stored ``mu``, ``sigma``,
             ``mu_s``, ``sigma_s`` are used as they are), or any image source.
-        sample_batch: the samples: an ADM ``.npz`` or any source :func:`compute` reads.
+        sample_batch: the samples: an ADM ``.npz`` (stored statistics used as they are, as for the
+            reference) or any source :func:`compute` reads.
         options: as for :func:`compute` (``weights``, ``device``, ``batch_size``, ``pr_precision``...);
-            ``protocol`` is ``adm`` and ``metrics`` the five above unless given.
+            ``protocol`` is ``adm``, ``metrics`` the five above and ``sample_statistics`` True unless given.
 
     Returns:
         :class:`Result` with ``inception_score_mean``, ``fid``, ``sfid``, ``improved_precision``,
@@ -179,6 +187,7 @@ def evaluate(ref_batch: Any, sample_batch: Any, **options: Any) -> Result:
     """
     options.setdefault("protocol", "adm")
     options.setdefault("metrics", ADM_METRICS)
+    options.setdefault("sample_statistics", True)  # the evaluator reads both batches' stored statistics
     return compute(sample_batch, ref=ref_batch, **options)  # type: ignore[return-value]
 
 
@@ -188,7 +197,8 @@ def compute_statistics(
     """Compute a reference once and write it to ``output`` (``.npz``): what ``--ref`` reads back.
 
     The file holds ``mu`` and ``sigma`` of the pool3 features (pytorch-fid's keys and
-    conventions, so pytorch-fid and the ADM evaluator read it too), with ``spatial`` also
+    conventions: pytorch-fid's ``fid_score.py`` reads it; the ADM evaluator does not, as it needs
+    the images in ``arr_0``), with ``spatial`` also
     ``mu_s``/``sigma_s`` (sFID), with ``features`` the pool3 rows (KID, precision/recall: 8 KB per
     image), and its provenance (weights sha256, N, package version). Written atomically; the output
     path is checked before any work.

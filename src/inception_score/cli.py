@@ -118,8 +118,9 @@ def build_stats_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"{PROG} stats",
         description="Compute a reference once: mu and sigma of the pool3 features (pytorch-fid's keys and "
-        "conventions, so pytorch-fid and the ADM evaluator read the file), optionally the spatial statistics "
-        "(sFID) and the features (KID, precision/recall), with provenance. Pass the file with --ref later.",
+        "conventions: pytorch-fid's fid_score.py reads the file; the ADM evaluator does not, as it needs the images "
+        "in arr_0), optionally the spatial statistics (sFID) and the features (KID, precision/recall), with "
+        "provenance. Pass the file with --ref later.",
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="the reference images (any source)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to write the statistics")
@@ -152,7 +153,8 @@ def evaluator_lines(result: Any) -> list[str]:
                          ("Coverage", result.coverage)):  # fmt: skip
         if value is not None:
             lines.append(f"{label}: {value}")
-    extra = [line for line in result.summary_lines() if line.startswith(("reference:", "weights:", "time:"))]
+    shown = ("reference:", "samples:", "weights:", "time:")
+    extra = [line for line in result.summary_lines() if line.startswith(shown)]
     return lines + extra
 
 

@@ -282,7 +282,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         """The reference of ``ref=``: read from a statistics file, or its images scored now, once,
         with this metric's network (a training loop should pass a file from ``inception-score stats``)."""
         from .run.plan import Work
-        from .run.reference import ReferenceNeeds, compute_reference, load_statistics
+        from .run.reference import ReferenceNeeds, compare_provenance, compute_reference, load_statistics
 
         if not self.inception:
             raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
@@ -299,9 +299,12 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             weights = extractor.weights.sha256 if extractor.weights else None
             stored, images_needed = load_statistics(ref, needs, weights)
             if not images_needed:
+                compare_provenance(stored.info, o.precision)  # a reference of another precision: warned about
                 return stored
         work = Work(device, None, 64, (0, 0), (0, 0))
-        return compute_reference(ref, o, extractor, work, 0, needs)
+        reference = compute_reference(ref, o, extractor, work, 0, needs)
+        compare_provenance(reference.info, o.precision)
+        return reference
 
     # ----------------------------------------------------------------------- updating
 

@@ -240,6 +240,12 @@ class Options:
     )
     prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
     compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
+    sample_statistics: bool = _opt(
+        False,
+        "FID and sFID from the mu/sigma and mu_s/sigma_s stored in an .npz sample batch, where present, instead "
+        "of from its images, as the ADM evaluator reads a sample batch (inception_score.evaluate sets it)",
+        cli=False,
+    )
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
 
     def __post_init__(self) -> None:
@@ -296,7 +302,7 @@ class Options:
                     set_(self, name, str(value.__fspath__()))
                 else:
                     raise OptionsError(f"{name}: got {a(type(value).__name__)}, expected a path or spec as a string")
-        for name in ("recursive", "compile", "progress", "fid_infinity"):
+        for name in ("recursive", "compile", "progress", "fid_infinity", "sample_statistics"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name}: got {getattr(self, name)!r}, expected True or False")
         if self.check_precision and self.precision != "fast":

@@ -216,7 +216,8 @@ def frechet_distance(
     rounding noise (module docstring). No scipy, no added epsilon. Computed on the device of
     ``mu1`` when it is a tensor, else on the CPU.
 
-    *A negative result is returned as 0.0*: the distance is >= 0 for positive semi-definite
+    Statistics identical bit for bit give 0.0 at once. *A negative result is returned as 0.0*: the
+    distance is >= 0 for positive semi-definite
     covariances (tr (S1 S2)^{1/2} = ||R1^T R2||_* <= (||R1||_F^2 + ||R2||_F^2) / 2), so a value
     below 0 is the rounding of the traces and eigenvalues (~1e-13 of tr S1 + tr S2 for a set
     against its own statistics), and 0.0 (never -0.0) is the distance within that rounding.
@@ -251,7 +252,15 @@ def frechet_distance(
             f"mu2 {shapes[2]}, sigma2 {shapes[3]}; both must come from the same features"
         )
     m1, s1, m2, s2 = (_float64(v, n, device) for v, n in zip((mu1, sigma1, mu2, sigma2), _NAMES, strict=True))
+    if _identical(m1, s1, m2, s2):
+        return 0.0
     return _distance(m1, s1, m2, s2.trace(), psd_factor(s2, "sigma2"), "sigma1")
+
+
+def _identical(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> bool:
+    """The same statistics bit for bit (a batch against itself, its stored statistics on both sides): the
+    distance is 0 exactly, where the eigenvalue route would give its rounding (~1e-13 of tr S)."""
+    return bool(torch.equal(mu1, mu2) and torch.equal(sigma1, sigma2))
 
 
 def _distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, trace2: Tensor, factor2: Tensor, name1: str) -> float:
@@ -326,6 +335,10 @@ class FrechetDistance(Accumulator):
             accumulate (``inception-score stats`` reads :meth:`moments`), and then no field.
         feature_dim: D when there is no reference (default 2048; sFID 2023); with one, its D.
         device: where the sums live (the run's device).
+        samples: statistics stored with the samples (a :class:`~.reference.Reference` holding
+            ``mu``/``sigma``, for sFID ``mu_s``/``sigma_s``): used *instead of* the sums for the
+            distance when it holds them, as the ADM evaluator reads a sample batch's stored
+            statistics (GD:48-49, 164-172; ``inception_score.evaluate``). The sums are still kept.
 
     Raises:
         InputError: at construction, a reference without the statistics, of the wrong shapes or
@@ -352,11 +365,18 @@ class FrechetDistance(Accumulator):
     label: ClassVar[str] = "FID"  # in messages
 
     def __init__(
-        self, reference: Reference | None = None, feature_dim: int | None = None, device: torch.device | str = "cpu"
+        self,
+        reference: Reference | None = None,
+        feature_dim: int | None = None,
+        device: torch.device | str = "cpu",
+        samples: Reference | None = None,
     ) -> None:
         self.reference: tuple[Tensor, Tensor] | None = None
         if reference is not None:
             self.reference = _reference_part(reference, self.reference_parts, self.label)  # CPU float64
+        self.stored: tuple[Tensor, Tensor] | None = None  # the samples' stored (mu, sigma), CPU float64
+        if samples is not None and all(getattr(samples, p) is not None for p in self.reference_parts):
+            self.stored = _reference_part(samples, self.reference_parts, self.label)
         dim = len(self.reference[0]) if self.reference is not None else feature_dim or self.default_dim
         if feature_dim is not None and feature_dim != dim:
             raise InputError(
@@ -364,6 +384,11 @@ class FrechetDistance(Accumulator):
                 f"{feature_dim}"
             )
         self.dim = dim
+        if self.stored is not None and len(self.stored[0]) != dim:
+            raise InputError(
+                f"{self.label}: the samples' stored {self.reference_parts[0]} has {len(self.stored[0])} dimensions, "
+                f"the reference's {dim}"
+            )
         self.count = zeros((), device)  # n
         self.total = zeros(dim, device)  # D: sum x
         self.outer = zeros((dim, dim), device)  # D x D: sum x x^T
@@ -395,7 +420,11 @@ class FrechetDistance(Accumulator):
         if self.reference is None:
             return {}
         mu, sigma = self.moments()
+        if self.stored is not None:  # the sample batch's own statistics, as the ADM evaluator reads them
+            mu, sigma = (t.to(mu.device) for t in self.stored)
         ref_mu, ref_sigma = (t.to(mu.device) for t in self.reference)
+        if _identical(mu, sigma, ref_mu, ref_sigma):
+            return {self.result_field: 0.0}
         ref_name = f"the reference's {self.reference_parts[1]}"
         factor = psd_factor(ref_sigma, ref_name)  # D x r
         return {
@@ -407,7 +436,7 @@ class FrechetDistance(Accumulator):
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
         """A warning when n <= D: the covariance is singular and FID biased far above its 50k value."""
         n = int(self.count)
-        if self.reference is None or n > self.dim or n < 2:
+        if self.reference is None or self.stored is not None or n > self.dim or n < 2:
             return []
         metric = self.label
         return [

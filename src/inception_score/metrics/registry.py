@@ -80,9 +80,16 @@ class MetricSpec:
 
 
 def build_accumulators(
-    spec: MetricSpec, device: torch.device | str = "cpu", reference: Reference | None = None
+    spec: MetricSpec,
+    device: torch.device | str = "cpu",
+    reference: Reference | None = None,
+    samples: Reference | None = None,
 ) -> list[Accumulator]:
     """The accumulators of ``spec``, in the order their fields are computed (later ones read earlier ones).
+
+    ``samples``: statistics stored with the samples (``mu``/``sigma``, ``mu_s``/``sigma_s``), which
+    FID and sFID use instead of the samples' own sums where present (``evaluate``, as the ADM
+    evaluator reads a sample batch).
 
     Raises OptionsError when a comparison metric is asked for without a ``reference``, and the
     comparison metrics' own errors (a reference lacking what they need, a KID subset larger than N).
@@ -109,9 +116,9 @@ def build_accumulators(
     if features is not None:
         out.append(features)
     if "fid" in spec.metrics:
-        out.append(FrechetDistance(reference, device=device))
+        out.append(FrechetDistance(reference, device=device, samples=samples))
     if "sfid" in spec.metrics:
-        out.append(SpatialFrechetDistance(reference, device=device))
+        out.append(SpatialFrechetDistance(reference, device=device, samples=samples))
     if "kid" in spec.metrics:
         out.append(KID(features, reference, spec.kid_subsets, spec.kid_subset_size))
     if spec.fid_infinity:

@@ -76,7 +76,8 @@ class Result:
     density: float | None = None  # Naeem et al. 2020
     coverage: float | None = None
     prdc_k: int | None = None
-    fid_reference: dict[str, Any] | None = None  # what the reference was: path, kind, num_images, sha256
+    fid_reference: dict[str, Any] | None = None  # path, kind, num_images, sha256, read/computed, provenance
+    sample_statistics: dict[str, Any] | None = None  # evaluate: the sample batch's mu/sigma read or computed
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
@@ -137,7 +138,11 @@ class Result:
             count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
             digest = f", sha256 {ref['sha256'][:16]}…" if ref.get("sha256") else ""
             kind = "" if ref.get("kind") == "images" else f"{ref.get('kind')}, "  # not "(images, 90 images)"
-            lines.append(f"reference: {ref.get('path')} ({kind}{count}{digest})")
+            made = f", precision {ref['precision']}" if ref.get("precision") not in (None, self.precision) else ""
+            lines.append(f"reference: {ref.get('path')} ({kind}{count}{digest}{made}){_read_computed(ref)}")
+        stored = self.sample_statistics
+        if stored and stored.get("read"):
+            lines.append(f"samples: {stored.get('path')}{_read_computed(stored)} (as the ADM evaluator reads a batch)")
         return lines
 
     def summary_lines(self) -> list[str]:
@@ -199,6 +204,17 @@ class Result:
                 + f"inception-score {self.package_version}, torch {self.torch_version}"
             )
         return lines
+
+
+def _read_computed(info: dict[str, Any]) -> str:
+    """'; mu, sigma read from the file, mu_s, sigma_s computed from its images' (what a batch gave)."""
+    read = [k for k in info.get("read") or [] if k != "features"]
+    if not read:
+        return ""
+    computed = [k for k in info.get("computed") or [] if k != "features"]
+    return f"; {', '.join(read)} read from the file" + (
+        f", {', '.join(computed)} computed from its images" if computed else ""
+    )
 
 
 def _fixed4(value: float) -> str:

@@ -48,7 +48,9 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
     spec = MetricSpec.from_dict(first["spec"])
     check_ranges([(name, p["start"], p["stop"]) for name, p, _ in loaded], spec.num_images)
     reference = reference_from_tensors(loaded[0][2], first["reference"]) if first.get("reference") else None
-    accumulators = build_accumulators(spec, reference=reference)
+    stored = first.get("sample_statistics")  # `evaluate`: the sample batch's own mu/sigma, as read then
+    samples = reference_from_tensors(loaded[0][2], stored, prefix="samples.") if stored else None
+    accumulators = build_accumulators(spec, reference=reference, samples=samples)
     for name, _, tensors in loaded:
         for accumulator in accumulators:
             prefix = accumulator.name + "."
@@ -68,5 +70,6 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
         "sources": names,
         "metrics": list(spec.metrics),
         "fid_reference": dict(first["reference"]) if first.get("reference") else None,
+        "sample_statistics": dict(stored) if stored else None,
     }
     return Measurement(accumulators, spec, facts)

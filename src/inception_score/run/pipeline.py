@@ -24,7 +24,7 @@ from torch import nn
 
 from .._version import __version__
 from ..errors import InputError, OptionsError, plural, recording, warn
-from ..features.cache import CachedExtractor, OutputCache
+from ..features.cache import PREPROCESS_VERSION, CachedExtractor, OutputCache
 from ..features.classifier import NOT_COMPARABLE
 from ..features.extractor import (
     Extractor,
@@ -52,7 +52,9 @@ from .plan import Work, assign_work, default_workers, resolve_device, sums_devic
 from .precision_check import PrecisionCheck
 from .reference import (
     ReferenceNeeds,
+    compare_provenance,
     compute_reference,
+    load_sample_statistics,
     load_statistics,
     reference_from_tensors,
     reference_tensors,
@@ -265,10 +267,13 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         pr_precision=options.pr_precision,
         prdc_k=options.prdc_k,
     )
-    accumulators = build_accumulators(spec, sums_device(work.device), reference)
-    provenance = _provenance(options, spec, extractor, work.batch_size, reference, opened)
+    stored = _stored_sample_statistics(options, sources, metrics, saved)
+    accumulators = build_accumulators(spec, sums_device(work.device), reference, samples=stored)
+    provenance = _provenance(options, spec, extractor, work.batch_size, reference, opened, stored)
     position = _resume(state_path, saved, accumulators, provenance, work.mine) if saved else work.mine[0]
     extra = reference_tensors(reference) if reference is not None else {}
+    if stored is not None:
+        extra.update({f"samples.{k[len('reference.') :]}": v for k, v in reference_tensors(stored).items()})
 
     def checkpoint(next_index: int) -> None:
         if state_path:
@@ -290,6 +295,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         save_stats(options.save_stats, {**provenance, **span_of_shard}, {**states_of(accumulators), **extra})
     elapsed = time.perf_counter() - start
     facts = _facts(options, extractor, forward, work, opened, skipped, elapsed, spec, reference, scored)
+    facts["sample_statistics"] = dict(stored.info) if stored is not None else None
     shard = None
     if options.shard:
         i, k = options.shard
@@ -336,6 +342,28 @@ def _facts(
         "elapsed_s": elapsed,
         "images_per_second": scored / elapsed if elapsed > 0 else 0.0,
     }
+
+
+def _stored_sample_statistics(
+    options: Options,
+    sources: Any,
+    metrics: Sequence[str],
+    saved: tuple[dict[str, Any], dict[str, torch.Tensor]] | None,
+) -> Reference | None:
+    """With ``options.sample_statistics`` (``evaluate``), the FID/sFID statistics stored in the sample
+    batch, read as the ADM evaluator reads them (:func:`.reference.load_sample_statistics`); None
+    otherwise, or when the samples are not one ``.npz`` file (then everything is computed)."""
+    if not options.sample_statistics or not any(m in metrics for m in ("fid", "sfid")):
+        return None
+    if saved is not None and saved[0].get("sample_statistics"):  # a resumed run: what it read then
+        return reference_from_tensors(saved[1], saved[0]["sample_statistics"], prefix="samples.")
+    items = sources if isinstance(sources, (list, tuple)) else [sources]
+    if len(items) != 1 or not isinstance(items[0], (str, os.PathLike)):
+        return None
+    path = os.fsdecode(items[0])
+    if not path.lower().endswith(".npz") or not os.path.isfile(path):
+        return None
+    return load_sample_statistics(path, ReferenceNeeds(moments="fid" in metrics, spatial="sfid" in metrics))
 
 
 def _needs(metrics: Sequence[str], options: Options) -> ReferenceNeeds:
@@ -397,9 +425,24 @@ def _reference(
     extractor: Extractor,
     saved: tuple[dict[str, Any], dict[str, torch.Tensor]] | None,
 ) -> Reference:
-    """The reference: from a resumed state file, a statistics file, or a pass over its images."""
+    """The reference: from a resumed state file, a statistics file, or a pass over its images; its
+    provenance compared with this run's (:func:`.reference.compare_provenance`)."""
     if saved is not None and saved[0].get("reference"):
         return reference_from_tensors(saved[1], saved[0]["reference"])
+    reference = _load_reference(options, forward, work, workers, needs, extractor)
+    compare_provenance(reference.info, options.precision)
+    return reference
+
+
+def _load_reference(
+    options: Options,
+    forward: Extractor | CachedExtractor,
+    work: Work,
+    workers: int,
+    needs: ReferenceNeeds,
+    extractor: Extractor,
+) -> Reference:
+    """The reference from a statistics file (what it lacks computed from its images) or a pass over images."""
     ref = options.ref
     if isinstance(ref, str) and ref.lower().endswith((".pt", ".pth")):  # a common mix-up, worth its own words
         raise InputError(
@@ -419,7 +462,7 @@ def _reference(
         computed = compute_reference(ref, options, forward, work, workers, missing)
         parts = {k: getattr(stored, k) if getattr(stored, k) is not None else getattr(computed, k) for k in
                  ("mu", "sigma", "mu_s", "sigma_s", "features")}  # fmt: skip
-        info = {**stored.info, "num_images": computed.info["num_images"]}
+        info = {**stored.info, "num_images": computed.info["num_images"], "computed": computed.info["computed"]}
         return Reference(info=info, **parts)
     return compute_reference(ref, options, forward, work, workers, needs)
 
@@ -460,9 +503,11 @@ def _provenance(
     batch_size: int,
     reference: Reference | None,
     opened: Sequence[ImageSource],
+    stored: Reference | None = None,
 ) -> dict[str, Any]:
     """What a stats or state file must share with another to be merged or resumed."""
     return {
+        "sample_statistics": dict(stored.info) if stored is not None else None,
         # the images: names and sizes (portable across machines), and for --state modification times too;
         # only for runs that write a file (a stat of every file: not free on a network file system)
         "inputs": fingerprint(opened) if options.save_stats or options.state else None,
@@ -532,7 +577,8 @@ def statistics(
     """``inception-score stats``: the reference statistics of ``sources`` written to ``output``.
 
     ``mu``/``sigma`` of pool3 (pytorch-fid's keys and conventions: float64, covariance divisor
-    N - 1, so pytorch-fid and the ADM evaluator read the file), ``mu_s``/``sigma_s`` of the spatial
+    N - 1, so pytorch-fid reads the file; the ADM evaluator needs ``arr_0`` and does not),
+    ``mu_s``/``sigma_s`` of the spatial
     features with ``spatial`` (sFID), the pool3 rows with ``features`` (KID, precision/recall:
     8 KB per image), and the provenance (the weights' sha256, N, the package version, the
     precision, the sources). Returns the provenance. The output path is checked before any work.
@@ -541,7 +587,7 @@ def statistics(
     from .reference import REFERENCE_FORMAT, compute_reference, save_reference
 
     shown = os.fsdecode(output)
-    if not shown.lower().endswith(".npz"):  # what --ref, pytorch-fid and the ADM evaluator read
+    if not shown.lower().endswith(".npz"):  # what --ref and pytorch-fid read
         raise OptionsError(f"stats -o: {shown}: expected a file name ending in .npz (what --ref reads)")
     with recording():
         device = resolve_device(options.device)
@@ -572,6 +618,7 @@ def statistics(
             "weights_sha256": weights.sha256 if weights else None,
             "num_images": reference.info["num_images"],
             "precision": options.precision,
+            "preprocess_version": PREPROCESS_VERSION,  # the resize and the network's input (features/cache.py)
             "sources": [s.name for s in opened],
             "with_features": features,
             "spatial": spatial,

@@ -22,8 +22,12 @@
 
 A ``.npz`` that is none of these (no ``arr_0``, no ``mu``/``sigma``) is one error naming what it
 holds. The :class:`~inception_score.metrics.reference.Reference`'s ``info`` says what the
-reference was: ``path``, ``kind``, ``num_images`` (None when a file does not record it) and the
-``sha256`` of the file.
+reference was: ``path``, ``kind``, ``num_images`` (None when a file does not record it), the
+``sha256`` of the file, which statistics were ``read`` from it and which ``computed`` from its
+images, and what produced them (``precision``, ``preprocess_version``, ``package_version``:
+:func:`compare_provenance`, which warns where they differ from the run's in a way that moves the
+numbers). :func:`load_sample_statistics` reads a *sample* batch's stored statistics, as the ADM
+evaluator does (``evaluate``).
 
 Example:
     >>> import tempfile, os, numpy as np
@@ -46,7 +50,8 @@ import numpy as np
 import torch
 
 from .._version import __version__
-from ..errors import InputError
+from ..errors import InputError, warn
+from ..features.cache import PREPROCESS_VERSION
 from ..features.network import FEATURE_DIM
 from ..inputs.opening import one_line, open_regular
 from ..metrics.frechet import SPATIAL_DIM
@@ -59,6 +64,9 @@ __all__ = [
     "file_sha256",
     "ReferenceNeeds",
     "save_reference",
+    "load_sample_statistics",
+    "compare_provenance",
+    "PROVENANCE_KEYS",
 ]
 
 REFERENCE_FORMAT = "inception-score-reference"
@@ -68,6 +76,7 @@ KINDS = {
     "adm": "ADM reference batch",
     "adm-images": "ADM batch of images (no stored statistics)",
 }
+PROVENANCE_KEYS = ("precision", "preprocess_version", "package_version")  # recorded by `stats`, shown in the result
 _SHAPES = {"mu": (FEATURE_DIM,), "sigma": (FEATURE_DIM, FEATURE_DIM), "mu_s": (SPATIAL_DIM,),
            "sigma_s": (SPATIAL_DIM, SPATIAL_DIM)}  # fmt: skip
 
@@ -172,6 +181,8 @@ def load_statistics(
                 )
             info["num_images"] = provenance.get("num_images")
             info["weights_sha256"] = recorded
+            for key in PROVENANCE_KEYS:  # what produced it: compared with the run by the pipeline
+                info[key] = provenance.get(key)
         for key in ("mu", "sigma", "mu_s", "sigma_s"):
             if key in keys and (kind != KINDS["adm-images"]):
                 parts[key] = _checked(_array(npz, key, name), key, name)
@@ -181,6 +192,7 @@ def load_statistics(
                 raise InputError(f"{name}: features has shape {features.shape}; expected N x {FEATURE_DIM}, finite")
             parts["features"] = torch.from_numpy(features.astype(np.float32))
             info["num_images"] = info["num_images"] or int(features.shape[0])
+    info["read"] = [key for key in ("mu", "sigma", "mu_s", "sigma_s", "features") if key in parts]
     has_images = "arr_0" in keys
     missing = [
         what
@@ -202,10 +214,76 @@ def load_statistics(
     return Reference(info=info, **parts), bool(missing) and has_images
 
 
+def load_sample_statistics(path: str | os.PathLike[str], needs: ReferenceNeeds) -> Reference:
+    """The statistics stored in a *sample* batch, read as the ADM evaluator reads them.
+
+    The evaluator calls ``read_statistics`` on the sample batch as on the reference batch
+    (GD:48-49, 164-172): when the ``.npz`` holds ``mu``, FID and sFID use its ``mu``/``sigma`` and
+    ``mu_s``/``sigma_s`` as they are, and ``arr_0`` gives only the Inception Score and
+    precision/recall. Here each pair that ``needs`` asks for (``moments``: FID, ``spatial``: sFID)
+    is read when stored and left to be computed from ``arr_0`` otherwise (*deviation*: the
+    evaluator raises KeyError for a file with ``mu`` but no ``mu_s``, and computes both pairs when
+    ``mu`` is absent). The result's ``info``: ``path``, ``sha256``, ``read`` and ``computed`` (the
+    keys of each kind).
+
+    Raises:
+        InputError: a stored array of the wrong shape or dtype, or not finite (naming the file and key).
+    """
+    name = os.fsdecode(path)
+    parts: dict[str, Any] = {}
+    wanted = [pair for pair, asked in ((("mu", "sigma"), needs.moments), (("mu_s", "sigma_s"), needs.spatial)) if asked]
+    with open_regular(name, name, "a sample batch (.npz)") as f, np.load(f, allow_pickle=False) as npz:
+        keys = set(npz.files)
+        for pair in wanted:
+            if all(key in keys for key in pair):
+                for key in pair:
+                    parts[key] = _checked(_array(npz, key, name), key, name)
+    read = [key for pair in wanted for key in pair if key in parts]
+    computed = [key for pair in wanted for key in pair if key not in parts]
+    info = {"path": name, "sha256": file_sha256(name) if read else None, "read": read, "computed": computed}
+    return Reference(info=info, **parts)
+
+
+def compare_provenance(info: dict[str, Any], precision: str) -> None:
+    """Complete the reference's ``info`` with what produced its statistics (``precision``,
+    ``preprocess_version``, ``package_version``: this run's for what this run computed, the file's
+    record for a file of ours, None where a file records nothing), and warn where the reference was
+    produced otherwise than these samples in a way that moves the numbers: another precision
+    (bf16 ``fast`` features differ from ``exact`` ones by ~1e-3, so FID against a ``fast``
+    reference is ~0.02 for a set against its own statistics), another preprocessing version (the
+    resize or the network's input changed between package versions)."""
+    ours = {"precision": precision, "preprocess_version": PREPROCESS_VERSION, "package_version": __version__}
+    from_file = info.get("kind") == "inception-score statistics"
+    if not from_file and info.get("read"):  # pytorch-fid's or an ADM batch's statistics: nothing recorded
+        for key in PROVENANCE_KEYS:
+            info.setdefault(key, None)
+        info["produced_by"] = "not recorded (" + (info.get("kind") or "file") + ")"
+        return
+    if not from_file:  # computed in this run
+        info.update(ours)
+        return
+    where = info.get("path")
+    recorded = {key: info.get(key) for key in PROVENANCE_KEYS}
+    if recorded["precision"] is not None and recorded["precision"] != precision:
+        warn(
+            f"ref: {where} was computed with --precision {recorded['precision']} and these samples with "
+            f"{precision}: the features differ by the bf16 rounding (~1e-3), which moves FID and KID "
+            f"(a set against its own fast statistics gives FID ~0.02, not 0); compute both with the same --precision"
+        )
+    if recorded["preprocess_version"] is not None and recorded["preprocess_version"] != PREPROCESS_VERSION:
+        warn(
+            f"ref: {where} was computed by inception-score {recorded['package_version']} with preprocessing "
+            f"version {recorded['preprocess_version']}, this run uses version {PREPROCESS_VERSION} "
+            f"(inception-score {__version__}): the features differ; compute the reference again with this version"
+        )
+
+
 def save_reference(path: str | os.PathLike[str], reference: Reference, provenance: dict[str, Any]) -> None:
     """Write ``reference`` as this package's statistics file (an uncompressed ``.npz``, atomically):
-    pytorch-fid's ``mu``/``sigma`` (so pytorch-fid and the ADM evaluator read it), ``mu_s``/``sigma_s``
-    and ``features`` when present, and the provenance as JSON under ``inception_score``."""
+    pytorch-fid's ``mu``/``sigma`` (its ``--ref``-style inputs read them: pytorch-fid's ``fid_score.py``
+    with a path ending in ``.npz``, clean-fid-style readers of ``mu``/``sigma``; *not* the ADM
+    evaluator, which reads ``arr_0`` first and refuses a file without it), ``mu_s``/``sigma_s`` and
+    ``features`` when present, and the provenance as JSON under ``inception_score``."""
     from ..atomic import atomic_write
 
     arrays: dict[str, np.ndarray] = {}
@@ -232,14 +310,16 @@ def reference_tensors(reference: Reference) -> dict[str, torch.Tensor]:
     return out
 
 
-def reference_from_tensors(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> Reference:
-    """The inverse of :func:`reference_tensors`."""
+def reference_from_tensors(
+    tensors: dict[str, torch.Tensor], info: dict[str, Any], prefix: str = "reference."
+) -> Reference:
+    """The inverse of :func:`reference_tensors` (``prefix="samples."``: a sample batch's stored statistics)."""
     parts: dict[str, Any] = {}
     for key in ("mu", "sigma", "mu_s", "sigma_s"):
-        if f"reference.{key}" in tensors:
-            parts[key] = tensors[f"reference.{key}"].double().numpy()
-    if "reference.features" in tensors:
-        parts["features"] = tensors["reference.features"].float()
+        if f"{prefix}{key}" in tensors:
+            parts[key] = tensors[f"{prefix}{key}"].double().numpy()
+    if f"{prefix}features" in tensors:
+        parts["features"] = tensors[f"{prefix}features"].float()
     return Reference(info=dict(info), **parts)
 
 
@@ -311,5 +391,5 @@ def compute_reference(
     sha = file_sha256(ref) if isinstance(ref, (str, os.PathLike)) and os.path.isfile(ref) else None
     kind = "ADM reference batch (statistics computed from arr_0)" if is_npz else "images"
     info = {"path": os.fsdecode(name) if isinstance(name, (str, os.PathLike)) else str(name), "kind": kind,
-            "num_images": count, "sha256": sha}  # fmt: skip
+            "num_images": count, "sha256": sha, "computed": [k for k in parts if k != "features"]}  # fmt: skip
     return Reference(info=info, **parts)
