@@ -82,7 +82,7 @@ def test_a_set_against_itself(sets, checkpoint_path: Path, ours) -> None:
                                    **RUN)  # fmt: skip
     # 9 images give a covariance of rank 8 in 2048 dimensions: the general eigenvalue solver gave a
     # negative FID here, printed "FID: -0.0000"; the non-null eigenspace gives 0 to rounding, never below
-    assert 0.0 <= same.fid <= 1e-12 * ours.fid and ours.fid > 10
+    assert 0.0 <= same.fid <= 1e-9 * ours.fid and ours.fid > 10
     assert "FID: 0.0000" in same.summary() and "-0.0000" not in same.summary()
     # the text never shows -0.0000, for an intercept of FID at infinite N a hair below 0 either
     lines = dataclasses.replace(same, fid=0.0, fid_infinity=-2e-7, sfid=-0.0).summary_lines()
