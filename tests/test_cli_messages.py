@@ -169,9 +169,16 @@ def test_an_interrupted_run_says_where_its_progress_is(monkeypatch, capsys, tmp_
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_run_command", interrupted)
-    assert main(["x", "--state", str(tmp_path / "run.pt")]) == 130
+    state = tmp_path / "run.pt"
+    # stopped before the first save: no claim that a state file exists
+    assert main(["x", "--state", str(state)]) == 130
+    err = capsys.readouterr().err
+    assert "holds the progress" not in err and "nothing was saved yet" in err and "starts over" in err
+    state.write_bytes(b"saved")  # after a save
+    assert main(["x", "--state", str(state)]) == 130
     err = capsys.readouterr().err
     assert "interrupted;" in err and "run.pt holds the progress saved so far: run the same command" in err
+    assert main(["x"]) == 130 and capsys.readouterr().err.strip() == "inception-score: interrupted"
 
 
 def test_errors_about_the_reference_say_so(sets, checkpoint_path: Path, tmp_path: Path, capsys) -> None:

@@ -47,7 +47,11 @@ weights: --weights PATH, else $INCEPTION_SCORE_WEIGHTS, else the torch hub cache
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a malformed command line is one line and exit code 2 (no usage block)."""
+    """argparse, but a malformed command line is one line and exit code 2 (no usage block), and an
+    abbreviated or misspelled option is an error (argparse would take ``--split 5`` as ``--splits``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"{PROG}: error: {printable(message)} (see {self.prog} --help)", file=sys.stderr)
@@ -83,9 +87,18 @@ RUN_FLAGS = ("weights", "device", "batch_size", "num_workers", "recursive", "ima
              "cache", "compile")  # fmt: skip
 
 
+USAGE = f"""\
+{PROG} SOURCE... [options]                       score images (IS; FID, KID... with --ref)
+       {PROG} stats SOURCE... -o FILE.npz [options]     a reference's statistics, once
+       {PROG} evaluate REF_BATCH SAMPLE_BATCH [options] the ADM evaluator's numbers
+       {PROG} merge FILE... [options]                   the result of --shard runs
+       ({PROG} COMMAND --help for a command's options)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
+        usage=USAGE,
         description="Inception Score of generated images, exactly as the reference implementations compute it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -223,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{PROG}: error: {f'rank {rank}: ' if rank else ''}{printable(text)}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
-            state = getattr(args, "state", None)
-            saved = f"; {state} holds the progress saved so far: run the same command to continue" if state else ""
-            print(f"{PROG}: interrupted{printable(saved)}", file=sys.stderr)
+            print(f"{PROG}: interrupted{printable(_saved_progress(getattr(args, 'state', None)))}", file=sys.stderr)
             return 130
         except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
             if args.debug:
@@ -274,6 +285,17 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
     if not args.sources and not args.generator:
         raise OptionsError("give at least one SOURCE (or --generator SPEC --num-samples N)")
     return compute(list(args.sources), options)
+
+
+def _saved_progress(state: str | None) -> str:
+    """What an interrupted run can say about its --state file: only what is true (the first save
+    comes after --state-interval seconds, so a run stopped before it has saved nothing)."""
+    if not state:
+        return ""
+    path = f"{state}.rank{_rank()}" if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else state
+    if os.path.isfile(path):
+        return f"; {path} holds the progress saved so far: run the same command to continue"
+    return f"; nothing was saved yet ({path} is written every --state-interval seconds): the same command starts over"
 
 
 def _as_flag(exc: OptionsError) -> str:

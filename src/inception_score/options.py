@@ -239,7 +239,11 @@ class Options:
         choices=PR_PRECISIONS,
     )
     prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
-    compile: bool = _opt(False, "torch.compile the network (faster for long runs; the first compile takes minutes)")
+    compile: bool = _opt(
+        False,
+        "torch.compile the network: a one-off compilation (~40 s on a 2-core CPU, cached on disk by inductor), "
+        "then ~16%% faster with --precision fast; pays off after a few thousand images",
+    )
     sample_statistics: bool = _opt(
         False,
         "FID and sFID from the mu/sigma and mu_s/sigma_s stored in an .npz sample batch, where present, instead "

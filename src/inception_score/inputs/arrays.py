@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, a
-from .base import Batch, ImageSource, array_layout, first_non_finite, index_ranges, to_uint8_nchw
+from .base import Batch, ImageSource, array_layout, first_non_finite, index_ranges, numpy_view, to_uint8_nchw
 
 __all__ = ["ArraySource", "RANGE_TOLERANCE", "check_float_images", "images_to_uint8"]
 
@@ -47,7 +47,7 @@ def check_float_images(t: Any, image_range: tuple[float, float], name: str, firs
     lo, hi = image_range
     for start in range(0, t.shape[0], CHECK_CHUNK):
         part = t[start : start + CHECK_CHUNK]
-        part = part if isinstance(part, Tensor) else torch.from_numpy(np.asarray(part))
+        part = part if isinstance(part, Tensor) else numpy_view(np.asarray(part))
         if not bool(torch.isfinite(part).all()):
             index = first_index + start + first_non_finite(part)
             raise InputError(f"{name}: contains NaN or inf (image {index}); expected floats in [{lo:g}, {hi:g}]")
@@ -130,8 +130,8 @@ def images_to_uint8(
         hint = "; for float images pass image_range=(0, 1), (-1, 1) or (0, 255)" if image_range is None else ""
         raise InputError(f"{name}: expected {accepted}, got dtype {images.dtype}{hint}")
     layout = array_layout(tuple(images.shape), images.dtype, name, is_torch)
-    t = images.detach() if is_torch else torch.as_tensor(np.ascontiguousarray(images))
+    t = images.detach() if is_torch else numpy_view(images)
     if is_float:
         assert image_range is not None
         check_float_images(t, image_range, name, first_index)
-    return to_uint8_nchw(t, layout, image_range or (0.0, 1.0))
+    return to_uint8_nchw(t if is_torch else images, layout, image_range or (0.0, 1.0))

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ __all__ = [
     "collate_list",
     "array_layout",
     "to_uint8_nchw",
+    "numpy_view",
     "first_non_finite",
     "fingerprint",
     "file_identity",
@@ -173,16 +175,35 @@ def array_layout(shape: tuple[int, ...], dtype: Any, name: str, is_torch: bool, 
     return layout
 
 
+def numpy_view(array: np.ndarray) -> Tensor:
+    """A tensor over a numpy array's memory, to be read only: C order, native byte order (copied
+    when not: torch refuses other byte orders). A read-only array (a memory map, ``np.broadcast_to``,
+    a frozen buffer) is viewed without torch's "not writable" UserWarning, which would reach the
+    user for nothing: nothing in this package writes into an input's memory (:func:`to_uint8_nchw`
+    copies before anything could)."""
+    array = np.ascontiguousarray(array)
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        return torch.from_numpy(array)
+
+
 def to_uint8_nchw(chunk: Any, layout: str, image_range: tuple[float, float] = (0.0, 1.0)) -> Tensor:
     """A slice of a validated array (numpy or torch) -> uint8 N x 3 x H x W tensor (floats by the rule)."""
-    t = torch.from_numpy(np.ascontiguousarray(chunk)) if isinstance(chunk, np.ndarray) else chunk
+    borrowed = isinstance(chunk, np.ndarray) and not chunk.flags.writeable
+    t = numpy_view(chunk) if isinstance(chunk, np.ndarray) else chunk
     if t.is_floating_point():
-        t = float_to_uint8(t, image_range)
+        t, borrowed = float_to_uint8(t, image_range), False  # a new tensor
     if layout == "nhwc":
         t = t.permute(0, 3, 1, 2)
     if t.shape[1] == 1:
         t = t.expand(-1, 3, -1, -1)  # grayscale -> RGB, as Pillow's convert("RGB")
-    return t.contiguous()
+    contiguous = t.contiguous()
+    # a batch never shares the memory of a read-only array: whoever gets it may write into it
+    return contiguous.clone() if borrowed and contiguous.data_ptr() == t.data_ptr() else contiguous
 
 
 def first_non_finite(part: Tensor) -> int:

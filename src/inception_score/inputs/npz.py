@@ -1,5 +1,10 @@
 """ADM sample batches: ``arr_0`` of an ``.npz`` (or the array of an ``.npy``), N x H x W x 3 uint8.
 
+Float arrays follow the one rule of in-memory arrays (:mod:`.arrays`): values in ``image_range``
+((0, 1) unless declared, ``--image-range=-1,1`` for tanh outputs) mapped to the nearest 8-bit
+level; NaN, inf and values outside the range are refused before any work, naming the file and
+the image (one read of the array, a slice at a time).
+
 The guided-diffusion (ADM) batch format; other arrays in the file, such as ADM's labels ``arr_1``
 or a reference batch's ``mu``/``sigma``, are ignored here. Read a slice at a time: memory-mapped
 when the array is stored uncompressed (``np.save``, ``np.savez``), streamed in order when it is
@@ -11,8 +16,8 @@ that order, or, when compressed, decompressed once into a temporary file (an ima
 spread over the whole stream) and mapped from there.
 
 Nothing is mapped or allocated before the header has been checked against the file: the shape
-(4 dims, non-negative), the dtype (uint8; no objects, no pickles: ``allow_pickle`` is never
-used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
+(4 dims, non-negative), the dtype (uint8 or float; no objects, no pickles: ``allow_pickle`` is
+never used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
 the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
 
 Example:
@@ -38,6 +43,7 @@ import numpy as np
 
 from ..errors import InputError
 from .archives import ARCHIVE_READ_ERRORS
+from .arrays import check_float_images
 from .base import Batch, ImageSource, array_layout, file_identity, index_ranges, to_uint8_nchw
 from .files import MAX_PIXELS
 from .opening import one_line, open_regular
@@ -47,6 +53,7 @@ __all__ = ["NpySource"]
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 _FORMAT = "N x H x W x 3 uint8"
 _COPY_CHUNK = 1 << 24
+_CHECK_BYTES = 1 << 26  # read at a time when checking float values before the work
 
 
 def _read_npy_header(fp: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype, bool, int]:
@@ -71,11 +78,13 @@ def _read_npy_header(fp: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtyp
 
 
 class NpySource(ImageSource):
-    """``arr_0`` of an ``.npz`` or the array of an ``.npy``: N x H x W x 3 uint8, read in slices."""
+    """``arr_0`` of an ``.npz`` or the array of an ``.npy``: N x H x W x 3 uint8 (or floats in
+    ``image_range``, default (0, 1), as for arrays), read in slices."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], image_range: tuple[float, float] | None = None) -> None:
         self.path = os.fsdecode(path)
         self.name = self.path
+        self.image_range = image_range or (0.0, 1.0)
         self._memmap: np.ndarray | None = None
         self._spill: Any = None  # the temporary file of a compressed Fortran-ordered array
         is_npy = self.path.lower().endswith(".npy")
@@ -99,7 +108,8 @@ class NpySource(ImageSource):
         self.shape, self.dtype, self.fortran = shape, dtype, fortran
         if dtype.hasobject:
             raise InputError(f"{where}: holds Python objects (dtype {dtype}); expected {_FORMAT}")
-        self.layout = array_layout(self.shape, self.dtype, self.name, is_torch=False, allow_float=False)
+        self.layout = array_layout(self.shape, self.dtype, self.name, is_torch=False, allow_float=True)
+        self.is_float = bool(np.issubdtype(dtype, np.floating))
         height, width = shape[1:3] if self.layout == "nhwc" else shape[2:4]
         if height * width > MAX_PIXELS:
             raise InputError(
@@ -118,6 +128,10 @@ class NpySource(ImageSource):
                 self._memmap = np.memmap(
                     f, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=data_offset
                 )
+        if self.is_float:  # NaN, inf and values out of range are refused now, not after part of the work
+            rows = max(1, _CHECK_BYTES // max(1, self.row_bytes))
+            for lo, chunk in self._chunks(0, len(self), rows):
+                check_float_images(chunk, self.image_range, self.name, first_index=lo)
 
     def _member(self, f: IO[bytes]) -> zipfile.ZipInfo:
         with self._zip_errors(), zipfile.ZipFile(f) as zf:
@@ -164,21 +178,29 @@ class NpySource(ImageSource):
         self, batch_size: int, num_workers: int = 0, start: int = 0, stop: int | None = None
     ) -> Iterator[Batch]:
         stop = len(self) if stop is None else stop
+        for lo, chunk in self._chunks(start, stop, batch_size):
+            yield Batch(np.arange(lo, lo + len(chunk)), to_uint8_nchw(chunk, self.layout, self.image_range))
+
+    def _chunks(self, start: int, stop: int, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first index, images start..stop in slices of ``size``) as writable arrays in native byte order."""
+        for lo, chunk in self._raw_chunks(start, stop, size):
+            yield lo, chunk if chunk.dtype.isnative else chunk.astype(chunk.dtype.newbyteorder("="))
+
+    def _raw_chunks(self, start: int, stop: int, size: int) -> Iterator[tuple[int, np.ndarray]]:
         if self._memmap is None and self.fortran:
             self._memmap = self._spill_fortran()
         if self._memmap is not None:
-            for lo, hi in index_ranges(start, stop, batch_size):
-                yield Batch(np.arange(lo, hi), to_uint8_nchw(np.array(self._memmap[lo:hi]), self.layout))
+            for lo, hi in index_ranges(start, stop, size):
+                yield lo, np.array(self._memmap[lo:hi])
             return
         # Compressed member: stream it in order (skipping what precedes ``start``), a slice at a time.
         with self._stream() as fp:
             self._skip(fp, self.row_bytes * start, start)
-            for lo, hi in index_ranges(start, stop, batch_size):
+            for lo, hi in index_ranges(start, stop, size):
                 data = self._read(fp, self.row_bytes * (hi - lo))
                 if len(data) != self.row_bytes * (hi - lo):
                     raise InputError(f"{self.name}: arr_0 is truncated at image {lo}")
-                chunk = np.frombuffer(bytearray(data), dtype=self.dtype).reshape(hi - lo, *self.shape[1:])
-                yield Batch(np.arange(lo, hi), to_uint8_nchw(chunk, self.layout))
+                yield lo, np.frombuffer(bytearray(data), dtype=self.dtype).reshape(hi - lo, *self.shape[1:])
 
     @contextlib.contextmanager
     def _stream(self) -> Iterator[IO[bytes]]:

@@ -98,7 +98,7 @@ def open_source(
             return ArchiveSource(path)
         suffix = path.suffix.lower()
         if suffix in (".npz", ".npy"):
-            return NpySource(path)
+            return NpySource(path, image_range=image_range)
         if suffix[1:] in IMAGE_EXTENSIONS:
             return FolderSource(path)
         raise InputError(

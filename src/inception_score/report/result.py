@@ -147,8 +147,9 @@ class Result:
 
     def summary_lines(self) -> list[str]:
         """The lines of :meth:`summary` (each may hold text from outside: file names)."""
+        spread = f" ± {self.std:.4f}" if self.splits > 1 else ""  # one split has no spread to print
         lines = [
-            f"Inception Score: {self.mean:.4f} ± {self.std:.4f}  "
+            f"Inception Score: {self.mean:.4f}{spread}  "
             f"({plural(self.num_images, 'image')}, {plural(self.splits, 'split')}, protocol {self.protocol})",
         ]
         if self.ci95:

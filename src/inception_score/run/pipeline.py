@@ -136,10 +136,11 @@ def _check_generator_options(options: Options, opened: Sequence[ImageSource]) ->
     for name, unset in (("z_dim", None), ("latents", "normal")):
         if getattr(options, name) != unset and not modules:
             raise OptionsError(f"{name}: only for an nn.Module generator (latents in, images out); there is none here")
-    if options.image_range is not None and not any(isinstance(s, (ArraySource, GeneratorSource)) for s in opened):
+    floats = [s for s in opened if isinstance(s, (ArraySource, GeneratorSource)) or getattr(s, "is_float", False)]
+    if options.image_range is not None and not floats:
         raise OptionsError(
             f"image_range: got {options.image_range}, but it is the range of float images (arrays, tensors, "
-            "generators); image files and .npz batches are 8-bit"
+            "float .npy/.npz, generators); image files and uint8 arrays are 8-bit"
         )
 
 

@@ -351,7 +351,7 @@ def compute_reference(
     if isinstance(ref, list) and ref and all(hasattr(s, "batches") for s in ref):
         sources = ref  # already opened (inception-score stats)
     elif is_npz:
-        sources = [NpySource(ref)]
+        sources = [NpySource(ref, image_range=options.image_range)]
     else:
         sources = open_sources(ref, options.recursive, None, options.image_range)
     screen_files(sources, options.on_error, options.num_workers, work.device)
