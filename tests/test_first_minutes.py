@@ -138,3 +138,127 @@ def test_compile_help_and_readme_give_the_same_cost(capsys) -> None:
     assert help_cost, text[text.find("--compile") :][:200]
     readme = " ".join(README.read_text(encoding="utf-8").split())
     assert f"`--compile` costs a one-off compilation (about {help_cost.group(1)} s on a 2-core CPU" in readme
+
+
+# ---------------------------------------------------------------- --precision fast: what the device can do
+
+
+def test_fast_runs_bfloat16_only_where_the_device_has_units_for_it(monkeypatch) -> None:
+    import torch
+
+    from inception_score.features import runner
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert runner.cpu_bf16_units() == "AVX-512 BF16" and runner.fast_plan(cpu) == (torch.bfloat16, None)
+    for held in ("AVX2", "avx512_core", "AVX512_CORE_VNNI"):  # oneDNN held below its bf16 kernels
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", held)
+        dtype, note = runner.fast_plan(cpu)
+        assert dtype == torch.float32 and note.startswith("precision fast: this CPU has no bfloat16 units")
+        assert "fast runs float32 with batch norm folded and channels_last instead" in note
+    for kept in ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "ALL"):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", kept)
+        assert runner.fast_plan(cpu)[0] == torch.bfloat16
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert runner.fast_plan(cpu)[0] == torch.float32
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)  # an AVX2-only CPU
+    assert runner.cpu_bf16_units() is None and runner.fast_plan(cpu)[0] == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)  # AMX (Sapphire Rapids and later)
+    assert runner.cpu_bf16_units() == "AMX" and runner.fast_plan(cpu)[0] == torch.bfloat16
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # an older torch without the probes
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert runner.fast_plan(cpu)[0] == torch.float32
+    for capability, dtype in (((7, 5), torch.float32), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device, c=capability: c)
+        got, note = runner.fast_plan(torch.device("cuda"))
+        assert got == dtype and (note is None) == (dtype == torch.bfloat16)
+        assert note is None or "compute capability 7.5" in note
+
+
+def test_fast_without_bf16_units_says_so_before_the_work_and_in_the_result(
+    monkeypatch, checkpoint_path: Path, capsys, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # as on a CPU without AVX-512 BF16 or AMX
+    np.save(tmp_path / "x.npy", make_images(3, (16, 16), seed=6))
+    argv = [str(tmp_path / "x.npy"), "--weights", str(checkpoint_path), "--splits", "1", "--bootstrap", "0"]
+    assert main([*argv, "--precision", "fast", "--check-precision", "3", "--json"]) == 0
+    out, err = capsys.readouterr()
+    warning = "inception-score: warning: precision fast: this CPU has no bfloat16 units (AVX-512 BF16 or AMX)"
+    assert err.startswith(warning)  # the first thing said, before the progress bar
+    fast = json.loads(out)
+    assert fast["fast_dtype"] == "float32" and any("no bfloat16 units" in w for w in fast["warnings"])
+    assert ", fast (float32) (" in inception_score.Result(**fast).summary().splitlines()[-1]
+    # float32 with folded batch norm and channels_last: other kernels, not bf16's rounding (~1e-2 here)
+    assert fast["precision_check"]["relative_deviation"] < 1e-4
+
+
+# ---------------------------------------------------------------- warnings: each metric at its N, each for its reason
+
+
+def _spreads(values: list[float]) -> list[dict]:
+    return [{"index": i + 1, "name": f"c{i}", "count": 5, "spread": v} for i, v in enumerate(values)]
+
+
+def test_the_collapse_warning_names_the_reason_that_fired_it() -> None:
+    from inception_score.metrics.near_duplicates import collapse_warning
+
+    wide = {"within_class_spread": _spreads([0.3] * 6), "overall_spread": 0.4, "near_duplicate_threshold": 0.98}
+    duplicates = collapse_warning({**wide, "near_duplicate_rate": 0.8}, score=9.0)
+    assert duplicates.startswith("IS 9.00 with many near-duplicates: 80% of the images compared have a near-dup")
+    assert "little diversity inside classes" not in duplicates and "only 0 of the 6 top classes are tight" in duplicates
+    tight = {**wide, "within_class_spread": _spreads([0.01] * 5 + [0.3]), "near_duplicate_rate": 0.1}
+    classes = collapse_warning(tight, score=9.0)
+    assert classes.startswith("IS 9.00 with little diversity inside classes: 5 of the 6 top classes spread less")
+    assert "many near-duplicates" not in classes
+    both = collapse_warning({**tight, "near_duplicate_rate": 0.9}, score=9.0)
+    assert both.startswith("IS 9.00 from near-copies: 90% of the images compared") and "5 of the 6 top" in both
+    assert collapse_warning({**wide, "near_duplicate_rate": 0.1}, score=9.0) is None
+
+
+def test_every_metric_warns_at_an_n_where_it_is_unreliable(tmp_path: Path, stand_in) -> None:
+    import torch
+
+    from inception_score.features.network import InceptionOutput
+    from inception_score.metrics.kernel import KID
+    from inception_score.metrics.manifold import DensityCoverage, PrecisionRecall
+    from inception_score.metrics.reference import Reference
+
+    g = torch.Generator().manual_seed(0)
+    samples = SimpleFeatures(torch.rand(40, 16, generator=g))
+    reference = Reference(features=torch.rand(5, 16, generator=g))
+    pr = PrecisionRecall(samples, reference)
+    said = pr.warnings(pr.fields({}))
+    assert len(said) == 1 and said[0].startswith("precision/recall from 5 reference and 40 sample images (k = 3): ")
+    assert "ball holds 75% of the other images of the smaller set" in said[0]
+    dc = DensityCoverage(samples, Reference(features=torch.rand(8, 16, generator=g)))
+    said = dc.warnings(dc.fields({}))
+    assert said[0].startswith("density/coverage from 8 reference and 40 sample images (k = 5): each image's k-th")
+    big = SimpleFeatures(torch.rand(1000, 4, generator=g))
+    enough = PrecisionRecall(big, Reference(features=torch.rand(1000, 4, generator=g)), precision="float32")
+    assert enough.warnings(enough.fields({})) == []
+
+    kept = inception_score.metrics.features.PooledFeatures(num_images=60, feature_dim=16)
+    kept.update(InceptionOutput(pool3=torch.rand(60, 16, generator=g)), np.arange(60))
+    kid = KID(kept, Reference(features=torch.rand(70, 16, generator=g)), subsets=5, subset_size=40)
+    said = kid.warnings(kid.fields({}))
+    assert said[0].startswith("KID from subsets of 40 images (torch-fidelity: 1,000): unbiased, but its spread")
+    assert said[1] == (
+        "KID's 5 subsets of 40 images are drawn from 60 images of the smaller set: they overlap by more than half, "
+        "so kid_std understates KID's uncertainty at this N"
+    )
+
+    # the whole run: IS at infinite N over tiny subsets, precision/recall against 5 images
+    result = inception_score.compute(
+        make_images(30, (12, 12), seed=9), network=stand_in, splits=1, bootstrap=0, progress=False
+    )
+    assert any(w.startswith("IS at infinite N fitted over subsets of 3 to 30 images") for w in result.warnings)
+
+
+class SimpleFeatures:
+    def __init__(self, rows) -> None:
+        self.rows = rows

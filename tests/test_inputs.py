@@ -189,8 +189,10 @@ def test_npz_errors(tmp_path: Path, stand_in) -> None:
     assert "expected an array named arr_0 (the ADM batch format), found arrays named 'images'" in error_of(
         tmp_path / "named.npz", stand_in
     )
-    np.savez(tmp_path / "floats.npz", make_images(2).astype(np.float32))
-    assert "expected uint8, got dtype float32" in error_of(tmp_path / "floats.npz", stand_in)
+    np.savez(tmp_path / "floats.npz", make_images(2).astype(np.float32))  # 0..255 as floats: the arrays' rule
+    assert "float values must lie in [0, 1] (image_range), got values in [0, 255]; values in [0, 255]? pass uint8" in (
+        error_of(tmp_path / "floats.npz", stand_in)
+    )
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert "not a readable .npz archive" in error_of(tmp_path / "bad.npz", stand_in)
     with zipfile.ZipFile(tmp_path / "junk.npz", "w") as zf:
@@ -310,7 +312,10 @@ MALFORMED_NPZ = {
         npz_bytes(npy_bytes(u8((2, 4, 4, 3), descr="|O"), SMALL)),
         "arr_0: holds Python objects (dtype object); expected N x H x W x 3 uint8",
     ),
-    "float-dtype.npy": (npy_bytes(u8((2, 4, 4, 3), descr="<f4"), SMALL * 4), "expected uint8, got dtype float32"),
+    "int16-dtype.npy": (
+        npy_bytes(u8((2, 4, 4, 3), descr="<i2"), SMALL * 2),
+        "expected uint8 in [0, 255] or float in [0, 1], got dtype int16",
+    ),
     "truncated-header.npz": (npz_bytes(npy_bytes(u8((2, 4, 4, 3)))[:30]), "arr_0: not a valid .npy array ("),
     "truncated-data.npy": (
         npy_bytes(u8((2, 4, 4, 3)), SMALL[:50]),

@@ -495,6 +495,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             "weights_path": str(weights.path) if weights else None,
             "weights_source": weights.source if weights else ("custom network" if not self.inception else None),
             "precision": self.options.precision if self.inception else "custom network",
+            "fast_dtype": extractor.fast_dtype if extractor is not None else None,
             "package_version": __version__,
             "torch_version": torch.__version__,
             "device": str(self._device_for_network()),

@@ -176,8 +176,9 @@ class Options:
     )
     precision: str = _opt(
         "exact",
-        "exact: IEEE fp32 as the references (default); fast: bf16 and channels_last, several times "
-        "faster, deviation measured in the README (see --check-precision)",
+        "exact: IEEE fp32 as the references (default); fast: batch norm folded, channels_last and bf16 where "
+        "the device has bf16 units (AVX-512 BF16 or AMX CPUs, GPUs from Ampere on), else float32 (said before "
+        "the work; bf16 there would be slower than exact); deviation measured in the README (see --check-precision)",
         choices=PRECISIONS,
     )
     check_precision: int = _opt(

@@ -34,11 +34,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import InputError, OptionsError
+from ..errors import InputError, OptionsError, warn
 from .classifier import classifier_input
 from .network import FIELDS, InceptionOutput, InceptionV3
 from .preprocess import preprocess
-from .runner import HalvingOnOOM, Runner
+from .runner import HalvingOnOOM, Runner, fast_plan
 from .weights import ResolvedWeights, load_state_dict, locate_weights
 
 __all__ = [
@@ -74,6 +74,7 @@ class Extractor:
     fields: tuple[str, ...]  # the output fields computed
     weights: ResolvedWeights | None = None  # the Inception weights; None for a custom network or classifier
     description: str = "the 2015 Inception graph"
+    fast_dtype: str | None = None  # what --precision fast ran in ("bfloat16", or "float32" without bf16 units)
     check: Callable[[Tensor, InceptionOutput], None] | None = field(default=None, repr=False)
 
     @property
@@ -136,7 +137,9 @@ def inception_runner(
 ) -> tuple[ResolvedWeights, Runner]:
     """The prepared 2015 network for these settings, kept from the previous call when it asked for the same."""
     resolved = locate_weights(weights, progress=progress)
-    key = (resolved.sha256, str(device), precision, compile, batch_size if compile else None, tuple(sorted(fields)))
+    dtype = fast_plan(device)[0] if precision == "fast" else torch.float32  # the environment may change it
+    key = (resolved.sha256, str(device), precision, dtype, compile, batch_size if compile else None,
+           tuple(sorted(fields)))  # fmt: skip
     if _KEPT.get(key) is None:
         _KEPT.clear()
         net, _ = load_network(resolved.path, device, progress=progress)
@@ -155,7 +158,10 @@ def inception_extractor(
 ) -> Extractor:
     """The 2015 Inception graph as an :class:`Extractor` (TF1 resize to 299, (x - 128) / 128)."""
     resolved, runner = inception_runner(weights, device, precision, fields, compile, batch_size, progress)
-    return Extractor(preprocess, HalvingOnOOM(runner), device, 1008, runner.fields, resolved)
+    if runner.note:
+        warn(runner.note)  # said before the work, and recorded in the result: not what "fast" usually means
+    fast_dtype = str(runner.dtype).removeprefix("torch.") if precision == "fast" else None
+    return Extractor(preprocess, HalvingOnOOM(runner), device, 1008, runner.fields, resolved, fast_dtype=fast_dtype)
 
 
 def _as_outputs(out: Any, description: str) -> InceptionOutput:

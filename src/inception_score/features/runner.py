@@ -10,9 +10,13 @@ pass runs under :func:`retained_heap` (glibc), which takes a third off its CPU t
 without touching a bit of the result.
 
 ``fast`` trades a measured, reported deviation for speed: batch norm folded into the
-convolutions, channels_last, bfloat16 weights and activations (the CPU's AVX-512 BF16 / AMX
-units, the GPU's tensor cores), and the final 2048 -> 1008 projection in float32 (it costs
-nothing and keeps the logits' rounding small). ``compile=True`` adds ``torch.compile``
+convolutions, channels_last, bfloat16 weights and activations, and the final 2048 -> 1008
+projection in float32 (it costs nothing and keeps the logits' rounding small). bfloat16 runs
+only where the device has units for it (:func:`fast_plan`): the CPU's AVX-512 BF16 or AMX, a
+GPU of compute capability 8.0 or later. Elsewhere oneDNN emulates it and a bf16 network is
+several times *slower* than float32 (a 192-channel 3x3 convolution, 32 images at 35x35, with
+oneDNN held to AVX2: 461 ms float32 channels_last, 3455 ms bfloat16, benchmarks/RESULTS.md), so
+``fast`` runs float32 with the same folding and layout there, and says so. ``compile=True`` adds ``torch.compile``
 (inductor, with freezing on CPU); compiled graphs are cached on disk by inductor, but the first
 compilation takes tens of seconds to minutes, so it is off unless asked for.
 
@@ -45,7 +49,67 @@ from ..errors import warn
 from ..options import PRECISIONS
 from .network import FIELDS, BasicConv2d, InceptionOutput, InceptionV3
 
-__all__ = ["Runner", "HalvingOnOOM", "fold_batch_norm", "ieee_fp32", "retained_heap"]
+__all__ = ["Runner", "HalvingOnOOM", "cpu_bf16_units", "fast_plan", "fold_batch_norm", "ieee_fp32", "retained_heap"]
+
+# oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) that keep its bf16 kernels: the others emulate bf16
+_BF16_ISA_WORDS = ("BF16", "AMX", "AVX10", "FP16", "ALL", "DEFAULT")
+_ATEN_BELOW_AVX512 = ("default", "avx", "avx2")  # ATEN_CPU_CAPABILITY values without AVX-512
+
+
+def cpu_bf16_units() -> str | None:
+    """The CPU's bfloat16 units that torch's kernels use (``"AMX"``, ``"AVX-512 BF16"``), or None.
+
+    None also when the environment holds oneDNN (``ONEDNN_MAX_CPU_ISA`` / ``DNNL_MAX_CPU_ISA``) or
+    ATen (``ATEN_CPU_CAPABILITY``) below them: then bf16 is emulated, as on a CPU without them.
+    Other CPUs (ARM included) have no probe in torch and count as without.
+
+    Example:
+        >>> cpu_bf16_units() in (None, "AMX", "AVX-512 BF16")
+        True
+    """
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        cap = os.environ.get(name, "").strip().upper()
+        if cap and not any(word in cap for word in _BF16_ISA_WORDS):
+            return None
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower() in _ATEN_BELOW_AVX512:
+        return None
+    probe = torch.cpu  # private probes (torch >= 2.2): absent means unknown, and unknown means float32
+    if getattr(probe, "_is_amx_tile_supported", lambda: False)():
+        return "AMX"
+    if getattr(probe, "_is_avx512_bf16_supported", lambda: False)():
+        return "AVX-512 BF16"
+    return None
+
+
+def fast_plan(device: torch.device) -> tuple[torch.dtype, str | None]:
+    """What ``--precision fast`` runs in on ``device``: (dtype, a note when it is not bfloat16).
+
+    bfloat16 where the device has units for it (CPU: :func:`cpu_bf16_units`; CUDA: compute
+    capability >= 8.0, Ampere and later; other devices: as torch offers it, unmeasured), else
+    float32 with batch norm folded and channels_last, which is faster than exact and deviates far
+    less (~1e-6 relative) than bf16 would.
+
+    Example:
+        >>> dtype, note = fast_plan(torch.device("cpu"))
+        >>> dtype in (torch.bfloat16, torch.float32), (note is None) == (dtype == torch.bfloat16)
+        (True, True)
+    """
+    instead = "fast runs float32 with batch norm folded and channels_last instead (faster than exact, ~1e-6 off it)"
+    if device.type == "cpu":
+        if cpu_bf16_units() is None:
+            return torch.float32, (
+                f"precision fast: this CPU has no bfloat16 units (AVX-512 BF16 or AMX) that torch can use, so "
+                f"bfloat16 would be several times slower than float32; {instead}"
+            )
+        return torch.bfloat16, None
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        if major < 8:
+            return torch.float32, (
+                f"precision fast: this GPU (compute capability {major}.{minor}) has no bfloat16 tensor cores; "
+                f"{instead}"
+            )
+    return torch.bfloat16, None
 
 
 @contextlib.contextmanager
@@ -181,7 +245,7 @@ class Runner:
         device: torch.device,
         precision: str = "exact",
         compile: bool = False,
-        fast_dtype: torch.dtype = torch.bfloat16,
+        fast_dtype: torch.dtype | None = None,
         batch_size: int | None = None,
         fields: tuple[str, ...] = ("logits_unbiased", "logits", "pool3"),
     ) -> None:
@@ -195,12 +259,14 @@ class Runner:
         self.source = net  # the network as given (fp32, batch norm unfolded): what exact runs
         self.fc_weight = net.fc.weight.detach().float().to(device)  # 1008 x 2048
         self.fc_bias = net.fc.bias.detach().float().to(device)  # 1008
+        self.note: str | None = None  # what fast runs instead of bf16, and why (said before the work)
         if precision == "exact":
             self.net = net.to(device).eval()
             self.dtype = torch.float32
             self.memory_format = torch.contiguous_format
         else:
-            self.dtype = fast_dtype  # float32 here runs the fast path's layout changes alone (tests)
+            # float32 runs the fast path's folding and layout alone: where bf16 has no units (fast_plan)
+            self.dtype, self.note = fast_plan(device) if fast_dtype is None else (fast_dtype, None)
             self.memory_format = torch.channels_last
             self.net = fold_batch_norm(net).to(device).eval().to(self.dtype).to(memory_format=self.memory_format)
         spatial = "spatial" in self.fields

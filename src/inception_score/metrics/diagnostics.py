@@ -117,7 +117,7 @@ class ClassDiagnostics(Accumulator):
         if n < REFERENCE_N:
             return [
                 f"{plural(n, 'image')}: IS grows with the number of images, so compare only with scores on the same N "
-                f"(published numbers use {REFERENCE_N:,}); see is_infinity for an N-free estimate"
+                f"(published numbers use {REFERENCE_N:,}); is_infinity estimates the N-free value, roughly at this N"
             ]
         return []
 

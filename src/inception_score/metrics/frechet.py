@@ -63,7 +63,7 @@ from ..features.network import FEATURE_DIM, InceptionOutput
 from .base import Accumulator, zeros
 from .features import PooledFeatures
 from .reference import Reference
-from .uncertainty import fit_infinity, subset_sizes
+from .uncertainty import fit_infinity, infinity_warning, subset_sizes
 
 __all__ = [
     "spatial_vectors",
@@ -574,3 +574,7 @@ class FIDInfinity(Accumulator):
         renamed = {"is_infinity": "fid_infinity", "is_n": "fid_n"}
         fit = {renamed.get(k, k): v for k, v in fit.items()}
         return {"fid_infinity": fit["fid_infinity"], "fid_infinity_fit": fit}
+
+    def warnings(self, fields: Mapping[str, Any]) -> list[str]:
+        fit = fields.get("fid_infinity_fit")
+        return infinity_warning("FID", {"n": fit["n"]} if fit else None)

@@ -258,4 +258,24 @@ class KID(Accumulator):
         index = None if bool(filled.all()) else filled.nonzero().flatten().cpu().numpy()
         rows = self.features.rows
         mean, std = _kid(rows, index, self.reference, self.subsets, self.subset_size, self.seed, self.features.device)
+        self.sizes = (len(self.reference), len(rows) if index is None else len(index))
         return {"kid_mean": mean, "kid_std": std}
+
+    def warnings(self, fields: Mapping[str, Any]) -> list[str]:
+        """KID is unbiased at any N; what small N costs is its spread, and what kid_std can say of it."""
+        if "kid_mean" not in fields:
+            return []
+        m, out = self.subset_size, []
+        if m < KID_SUBSET_SIZE:
+            out.append(
+                f"KID from subsets of {m:,} images (torch-fidelity: {KID_SUBSET_SIZE:,}): unbiased, but its spread "
+                f"over subsets grows as they shrink (kid_std {fields['kid_std']:.2g} against kid_mean "
+                f"{fields['kid_mean']:.2g}); compare only with KID from subsets of the same size"
+            )
+        smallest = min(getattr(self, "sizes", (m, m)))
+        if smallest < 2 * m:
+            out.append(
+                f"KID's {self.subsets} subsets of {m:,} images are drawn from {smallest:,} images of the smaller set: "
+                f"they overlap by more than half, so kid_std understates KID's uncertainty at this N"
+            )
+        return out

@@ -104,12 +104,18 @@ __all__ = [
     "PRDC_K",
     "BLOCK",
     "PRECISIONS",
+    "RELIABLE_N",
+    "few_images_message",
 ]
 
 PR_K = 3  # GD:212-220, nhood_sizes=(3,)
 PRDC_K = 5  # the prdc README's example (nearest_k has no default there)
 BLOCK = 10_000  # GD:212-220, row_batch_size = col_batch_size = 10000
 PRECISIONS = ("float16", "float32")  # float16: the ADM evaluator's distances (GD:374-384)
+# Under this many images in either set the k-th-neighbour balls are coarse (each holds k of the
+# few others) and the four numbers move with N: a warning says so. The
+# published protocols use 10,000 reference and 50,000 sample images.
+RELIABLE_N = 1_000
 
 
 # ---------------------------------------------------------------- the feature sets, block by block
@@ -376,6 +382,27 @@ def precision_recall(
     return p, r
 
 
+def few_images_message(metric: str, k: int, num_reference: int, num_samples: int) -> str | None:
+    """The warning for a manifold metric computed from fewer than :data:`RELIABLE_N` images in a
+    set, in its own terms (k against N); None when both sets are large enough.
+
+    Example:
+        >>> few_images_message("precision/recall", 3, 5, 40)[:60]
+        'precision/recall from 5 reference and 40 sample images (k = '
+    """
+    smallest = min(num_reference, num_samples)
+    if smallest >= RELIABLE_N:
+        return None
+    share = min(1.0, k / max(1, smallest - 1))
+    return (
+        f"{metric} from {num_reference:,} reference and {num_samples:,} sample images (k = {k}): each "
+        f"image's k-th-neighbour ball holds {share:.0%} of the other images of the smaller set, so the manifolds "
+        f"are coarse and {metric} moves with N (upwards as N falls, for precision, recall and coverage); compare "
+        f"only at the same N and k "
+        f"(published numbers use 10,000 reference and 50,000 sample images)"
+    )
+
+
 def _fallback_message(fallbacks: int) -> str:
     return (
         f"precision/recall: {fallbacks} block(s) of float16 distances overflowed and were computed in float32, "
@@ -515,19 +542,22 @@ class PrecisionRecall(Accumulator):
         self.precision = check_choice(precision, "precision/recall precision", PRECISIONS)
         self.block = check_int(block, "precision/recall block")
         self.fallbacks = 0
+        self.sizes = (0, 0)  # reference, samples: set when the fields are computed
 
     def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         rows, device, index = _kept(self.features)
+        self.sizes = (len(self.reference), len(rows) if index is None else len(index))
         p, r, self.fallbacks = _precision_recall(
             rows, self.reference, self.k, self.precision, self.block, device, index
         )
         return {"improved_precision": p, "improved_recall": r, "pr_k": self.k, "pr_distances": self.precision}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
-        return [_fallback_message(self.fallbacks)] if self.fallbacks else []
+        few = few_images_message("precision/recall", self.k, *self.sizes) if "improved_precision" in fields else None
+        return [m for m in (few, _fallback_message(self.fallbacks) if self.fallbacks else None) if m]
 
 
 class DensityCoverage(Accumulator):
@@ -558,11 +588,17 @@ class DensityCoverage(Accumulator):
         self.reference = _reference_features(reference, "density/coverage", "density and coverage")
         self.k = check_int(k, "density/coverage k")
         self.block = check_int(block, "density/coverage block")
+        self.sizes = (0, 0)  # reference, samples: set when the fields are computed
 
     def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         rows, device, index = _kept(self.features)
+        self.sizes = (len(self.reference), len(rows) if index is None else len(index))
         density, coverage = _density_coverage(rows, self.reference, self.k, self.block, device, index)
         return {"density": density, "coverage": coverage, "prdc_k": self.k}
+
+    def warnings(self, fields: Mapping[str, Any]) -> list[str]:
+        few = few_images_message("density/coverage", self.k, *self.sizes) if "density" in fields else None
+        return [few] if few else []

@@ -152,10 +152,27 @@ def collapse_warning(fields: dict[str, Any], score: float) -> str | None:
     # Relative to the spread of all images: pool3 vectors are non-negative, so even unrelated
     # images have cosine ~0.5-0.8, and what counts is a class far tighter than the whole set.
     collapsed = [s for s in spreads if s["spread"] < COLLAPSE_RATIO * overall]
-    if len(collapsed) * 2 >= len(spreads) or fields.get("near_duplicate_rate", 0.0) > 0.5:
+    tight = len(collapsed) * 2 >= len(spreads)
+    rate = fields.get("near_duplicate_rate") or 0.0
+    duplicated = rate > 0.5
+    # The message names the reason that fired it (a warning that cites 0 tight classes as its
+    # evidence, while the duplicates fired it, contradicts itself).
+    classes = (
+        f"{len(collapsed)} of the {len(spreads)} top classes spread less than {COLLAPSE_RATIO:.0%} as much as the "
+        f"whole set ({overall:.3f})"
+    )
+    cosine = fields.get("near_duplicate_threshold", DUPLICATE_COSINE)
+    twins = f"{rate:.0%} of the images compared have a near-duplicate (pool3 cosine >= {cosine})"
+    if tight and duplicated:
+        return f"IS {score:.2f} from near-copies: {twins}, and {classes}; repeating confident images games the score"
+    if tight:
         return (
-            f"IS {score:.2f} with little diversity inside classes: {len(collapsed)} of the {len(spreads)} top "
-            f"classes spread less than {COLLAPSE_RATIO:.0%} as much as the whole set ({overall:.3f}), near-duplicate "
-            f"rate {fields.get('near_duplicate_rate', 0.0):.0%}; one confident image per class games the score"
+            f"IS {score:.2f} with little diversity inside classes: {classes} (near-duplicate rate {rate:.0%}); "
+            f"one confident image per class games the score"
+        )
+    if duplicated:
+        return (
+            f"IS {score:.2f} with many near-duplicates: {twins} (within classes, only {len(collapsed)} of the "
+            f"{len(spreads)} top classes are tight); repeating the same images games the score"
         )
     return None

@@ -38,7 +38,7 @@ from .base import Accumulator, zeros
 from .inception import ISAccumulator, batch_probabilities
 from .protocols import SplitPlan
 
-__all__ = ["poisson_weights", "PoissonBootstrap", "NestedSubsets", "fit_infinity", "BOOTSTRAP_Z"]
+__all__ = ["poisson_weights", "PoissonBootstrap", "NestedSubsets", "fit_infinity", "infinity_warning", "BOOTSTRAP_Z"]
 
 _POISSON1_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
 
@@ -167,6 +167,32 @@ class NestedSubsets(Accumulator):
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         fit = fit_infinity(*self.is_n())
         return {"is_infinity": fit["is_infinity"] if fit else None, "is_infinity_fit": fit}
+
+    def warnings(self, fields: Mapping[str, Any]) -> list[str]:
+        return infinity_warning("IS", fields.get("is_infinity_fit"))
+
+
+# Chong & Forsyth fit over 5,000..50,000 images: below that the 1/N law is not what IS_N and FID_N
+# follow (FID_N's covariance is singular up to 2048 images), so an extrapolation from smaller
+# subsets is a guess, whatever its R².
+INFINITY_MIN_SUBSET = 5_000
+
+
+def infinity_warning(metric: str, fit: Mapping[str, Any] | None) -> list[str]:
+    """The warning for an N -> infinity fit over subsets smaller than :data:`INFINITY_MIN_SUBSET`.
+
+    Example:
+        >>> infinity_warning("IS", {"n": [4, 40]})[0][:45]
+        'IS at infinite N fitted over subsets of 4 to 4'
+    """
+    if not fit or min(fit["n"]) >= INFINITY_MIN_SUBSET:
+        return []
+    n = fit["n"]
+    return [
+        f"{metric} at infinite N fitted over subsets of {min(n):,} to {max(n):,} images: the 1/N law it extrapolates "
+        f"holds from about {INFINITY_MIN_SUBSET:,} images (Chong & Forsyth fit 5,000..50,000), so at this N it is a "
+        f"rough guess, whatever the fit's R²"
+    ]
 
 
 def fit_infinity(sizes: np.ndarray, scores: np.ndarray) -> dict[str, object] | None:

@@ -81,6 +81,7 @@ class Result:
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
+    fast_dtype: str | None = None  # what --precision fast ran in: bfloat16, or float32 without bf16 units
     precision_check: dict[str, float] | None = None  # --check-precision: IS (and FID) fast vs exact
     package_version: str = ""
     torch_version: str = ""
@@ -200,7 +201,7 @@ class Result:
             lines.append(
                 f"time: {self.elapsed_s:.1f} s on {self.device}"
                 + (f" ({self.final_s:.1f} s of it in the metrics' final step)" if self.final_s >= 1 else "")
-                + f", {self.precision} "
+                + f", {self.precision}{f' ({self.fast_dtype})' if self.fast_dtype else ''} "
                 + (f"({self.images_per_second:.1f} images/s), " if self.images_per_second else "(no image scored), ")
                 + f"inception-score {self.package_version}, torch {self.torch_version}"
             )

@@ -236,7 +236,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     forward: Extractor | CachedExtractor = extractor
     if options.cache:
         weights = require_inception(extractor, "cache")
-        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, options.precision))
+        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor)))
     workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
     state_path = _state_path(options.state, work)
     saved = _saved_state(state_path)
@@ -330,6 +330,7 @@ def _facts(
         "weights_path": str(weights.path) if weights else None,
         "weights_source": weights.source if weights else f"custom classifier {options.classifier or ''}".rstrip(),
         "precision": options.precision if weights else "custom network",
+        "fast_dtype": extractor.fast_dtype,
         "precision_check": extractor.check.fields() if isinstance(extractor.check, PrecisionCheck) else None,
         "package_version": __version__,
         "torch_version": torch.__version__,
@@ -522,6 +523,14 @@ def _provenance(
     }
 
 
+def _cache_precision(extractor: Extractor) -> str:
+    """The precision part of a --cache key: fast in float32 (no bf16 units) gives other outputs
+    than fast in bf16, so it has its own entries ("fast" stays bf16's, as before)."""
+    if extractor.fast_dtype is None:
+        return "exact"
+    return "fast" if extractor.fast_dtype == "bfloat16" else f"fast-{extractor.fast_dtype}"
+
+
 def _state_path(path: str | None, work: Work) -> str | None:
     """Each torchrun rank keeps its own state file (PATH.rankR)."""
     if path is None or work.world is None:
@@ -610,7 +619,7 @@ def statistics(
         forward: Extractor | CachedExtractor = extractor
         if options.cache:
             weights = require_inception(extractor, "cache")
-            forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, options.precision))
+            forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor)))
         workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
         needs = ReferenceNeeds(moments=True, spatial=spatial, features=features)
         reference = compute_reference(opened, options, forward, work, workers, needs)
