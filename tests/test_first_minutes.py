@@ -262,3 +262,46 @@ def test_every_metric_warns_at_an_n_where_it_is_unreliable(tmp_path: Path, stand
 class SimpleFeatures:
     def __init__(self, rows) -> None:
         self.rows = rows
+
+
+# ---------------------------------------------------------------- the report (also looked at in Chromium)
+
+
+def test_outputs_that_are_not_classes_are_never_ranked_among_the_top_classes() -> None:
+    import torch
+
+    from inception_score.features.network import InceptionOutput
+    from inception_score.metrics.diagnostics import ClassDiagnostics
+    from inception_score.metrics.protocols import SplitPlan
+
+    logits = torch.randn(20, 1008, generator=torch.Generator().manual_seed(0))
+    logits[:, 0] += 12  # output 0 ("unused") holds most of the mass
+    diagnostics = ClassDiagnostics(SplitPlan("original", 20, 1), 1008, named=True)
+    diagnostics.update(InceptionOutput(logits_unbiased=logits), np.arange(20))
+    fields = diagnostics.fields({})
+    assert fields["top_classes"] and all(1 <= c["index"] <= 1000 for c in fields["top_classes"])
+    assert "unused" not in [c["name"] for c in fields["top_classes"]]
+
+
+def test_the_report_summarises_classes_keeps_paths_whole_and_draws_iso_is_where_the_splits_are(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("matplotlib")
+    from inception_score.report.data import ReportData
+    from inception_score.report.figures import _iso_levels
+    from inception_score.report.html import write_report
+
+    folder = "/data/experiments/a_long_folder_name_of_generated_samples/"
+    result = {"inception_score_mean": 9.5, "inception_score_std": 0.0, "split_scores": [9.5], "num_images": 40,
+              "splits": 1, "protocol": "adm", "weights_sha256": None, "num_classes_top1": 49,
+              "num_classes_never_top1": 951, "classes_never_top1": [f"class {i}" for i in range(20)],
+              "sources": [folder], "weights_path": "/home/me/.cache/torch/hub/checkpoints/weights.pth"}  # fmt: skip
+    page = write_report(tmp_path, ReportData(result)).read_text(encoding="utf-8")
+    assert '<p class="headline">9.5000</p>' in page  # one split: no ± 0.0000
+    assert "951 of 1,000 classes<details><summary>the first 20</summary>class 0; class 1;" in page
+    assert f"<code>{folder.replace('/', '/<wbr>')}</code>" in page  # a line breaks after a separator only
+    assert "word-break: break-all" not in page
+    levels = _iso_levels([(0.05, 180.0), (0.06, 170.0), (0.055, 172.0)], mean=9.6, one_split=12.0)
+    assert sorted(levels.values()) == ["(highest split)", "(lowest split)", "(mean)", "(one split)"]
+    assert min(levels) == pytest.approx(9.0) and max(levels) == 12.0  # through the data, not round numbers
+    assert list(_iso_levels([(0.05, 180.0)], mean=9.0, one_split=9.0).values()) == ["(the split)"]

@@ -88,7 +88,8 @@ class ClassDiagnostics(Accumulator):
         hits = pooled.top1_hist[0].cpu().numpy()
         names = self.names()
         real = range(1, 1001) if names else range(len(q))  # 0 and 1001..1007 are not classes
-        order = np.argsort(-q)[: self.top]
+        kept = set(real)  # output 0 and 1001..1007 are not classes: never ranked among the top classes
+        order = [i for i in np.argsort(-q) if i in kept][: self.top]
         top_classes = [
             {
                 "index": int(i),

@@ -394,10 +394,11 @@ def few_images_message(metric: str, k: int, num_reference: int, num_samples: int
     if smallest >= RELIABLE_N:
         return None
     share = min(1.0, k / max(1, smallest - 1))
+    rises = "coverage rises" if metric.startswith("density") else "both rise"
     return (
         f"{metric} from {num_reference:,} reference and {num_samples:,} sample images (k = {k}): each "
         f"image's k-th-neighbour ball holds {share:.0%} of the other images of the smaller set, so the manifolds "
-        f"are coarse and {metric} moves with N (upwards as N falls, for precision, recall and coverage); compare "
+        f"are coarse and {metric} {'move' if '/' in metric else 'moves'} with N ({rises} as N falls); compare "
         f"only at the same N and k "
         f"(published numbers use 10,000 reference and 50,000 sample images)"
     )

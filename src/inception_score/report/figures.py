@@ -255,7 +255,8 @@ def _handle(kind: str, color: str) -> Any:
 def _marginal(data: ReportData) -> Drawing | str:
     result, q, names = data.result, data.marginal, data.class_names
     if q is not None:
-        order = np.argsort(-q, kind="stable")[:TOP_BARS]
+        # outputs that are not classes (the 2015 graph's 0 and 1001..1007, named "unused") are not ranked
+        order = [i for i in np.argsort(-q, kind="stable") if not (names and names[i] == "unused")][:TOP_BARS]
         rows = [(names[i] if names else f"class {i}", float(q[i]), int(i)) for i in order]
         with_mass = result.get("num_classes_with_mass")
         if not isinstance(with_mass, int):
@@ -447,16 +448,17 @@ def _sharpness_diversity(data: ReportData) -> Drawing | str:
     (x0, x1), (y0, y1) = _limits(xs, 0.15), _limits(ys, 0.15)
     x0, y0 = max(x0, 1e-9), max(y0, 1e-9)
 
-    from matplotlib.ticker import MaxNLocator
-
     fig = _new_figure(HEIGHT)
     ax = fig.add_subplot()
     grid_s, grid_d = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
     product = grid_s * grid_d
-    levels = [c for c in MaxNLocator(nbins=4).tick_values(x0 * y0, x1 * y1) if x0 * y0 < c < x1 * y1]
+    # The curves go where the data are: through the lowest and the highest split, the mean over the
+    # splits and all images as one split (round levels spread over the frame mostly missed them).
+    named = _iso_levels(pairs, as_number(result.get("inception_score_mean")), sharp * div if overall else None)
+    levels = sorted(v for v in named if x0 * y0 < v < x1 * y1)
     if levels:
-        curves = ax.contour(grid_s, grid_d, product, levels=levels, colors=GREY, linewidths=1.5)
-        ax.clabel(curves, fmt=lambda v: f"IS {v:g}", fontsize=8.5, colors=MUTED)
+        curves = ax.contour(grid_s, grid_d, product, levels=levels, colors=GREY, linewidths=1.2)
+        ax.clabel(curves, fmt={v: f"IS {v:.2f} {named[v]}" for v in levels}, fontsize=8, colors=MUTED)
     legend = []
     if pairs:
         ax.plot(
@@ -481,9 +483,32 @@ def _sharpness_diversity(data: ReportData) -> Drawing | str:
     _header(fig, "Sharpness against diversity", note, legend)
     caption = (
         "Each split's sharpness exp(−E H(y|x)) against its diversity exp(H(y)); the split's IS is their "
-        "product. The grey curves join points of equal IS."
+        "product. The grey curves join points of equal IS: through the lowest and the highest split, the mean "
+        "over the splits and all images as one split."
     )
     return _drawn(fig, caption)
+
+
+def _iso_levels(pairs: list[tuple[float, float]], mean: float | None, one_split: float | None) -> dict[float, str]:
+    """IS level -> its label, for the curves of equal IS: the lowest and highest split, the mean
+    over the splits, all images as one split; a level within 2% of the range of one already kept
+    is left out (its curve would lie on the other's)."""
+    scores = [s * d for s, d in pairs]
+    wanted: list[tuple[float | None, str]] = []
+    if len(scores) > 1:
+        wanted += [(min(scores), "(lowest split)"), (max(scores), "(highest split)"), (mean, "(mean)")]
+    elif scores:
+        wanted.append((scores[0], "(the split)"))
+    wanted.append((one_split, "(one split)"))
+    values = [v for v, _ in wanted if v is not None and v > 0]
+    if not values:
+        return {}
+    close = 0.02 * (max(values) - min(values)) or 0.02 * max(values)
+    kept: dict[float, str] = {}
+    for value, label in wanted:
+        if value is not None and value > 0 and all(abs(value - k) > close for k in kept):
+            kept[value] = label
+    return kept
 
 
 def _confidence(data: ReportData) -> Drawing | str:

@@ -194,7 +194,7 @@ table { border-collapse: collapse; margin: 6px 0; } th, td { padding: 3px 10px 3
         border-bottom: 1px solid #eee; vertical-align: top; } th { color: #555; font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.metrics td.num { font-size: 18px; font-weight: 600; }
-code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; word-break: break-all; }
+code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; overflow-wrap: anywhere; }
 .warnings { background: #fff5e6; border: 1px solid #e8a33d; border-left: 6px solid #e8a33d; padding: 6px 16px;
             margin: 16px 0; } .warnings h2 { border: 0; margin: 6px 0; color: #8a4b00; }
 .ok { background: #eef7ee; border-left: 6px solid #5a9e5a; padding: 6px 16px; }
@@ -215,7 +215,7 @@ def _page(data: ReportData, drawings: Mapping[str, Drawing]) -> str:
         REPORT_MARK,  # a later run may replace this page, and no other
         f"<title>Inception Score {_num(g('inception_score_mean'))}</title><style>{_CSS}</style></head><body>",
         "<h1>Inception Score</h1>",
-        f'<p class="headline">{_num(g("inception_score_mean"))} ± {_num(g("inception_score_std"))}</p>',
+        f'<p class="headline">{_score(data.result)}</p>',
         f'<p class="sub">{_count(n)} images · {_count(splits)} split{"" if splits == 1 else "s"} · '
         f"protocol {_esc(g('protocol') or 'n/a')} · mean ± std over the splits (ddof 0)</p>",
     ]
@@ -263,7 +263,7 @@ def _page(data: ReportData, drawings: Mapping[str, Drawing]) -> str:
             f"<figcaption>{_esc(drawing.text)} <code>{_esc(files[key])}</code></figcaption></figure>"
         )
         if key == "thumbnails":
-            out.append(_thumbnail_table(data))
+            out.append(_thumbnail_table(data, w))
     out.append(
         f"<footer>Written by inception-score {_esc(g('package_version') or '')}".rstrip()
         + ". This page is self-contained: the "
@@ -293,8 +293,8 @@ def _other_metrics(result: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
     is_row = (
-        f'<tr><th>Inception Score</th><td class="num">{_num(result.get("inception_score_mean"))} ± '
-        f"{_num(result.get('inception_score_std'))}</td><td>mean ± std over the splits; higher is better</td></tr>"
+        f'<tr><th>Inception Score</th><td class="num">{_score(result)}</td>'
+        "<td>mean ± std over the splits; higher is better</td></tr>"
     )
     return [f'<table class="metrics">{is_row}{"".join(rows)}</table>']
 
@@ -308,7 +308,7 @@ def _reference(result: Mapping[str, Any]) -> list[str]:
         return [f'<h2>Reference set</h2><p class="note">{_esc(ref)}</p>']
     sha = ref.get("sha256")
     pairs = [
-        ("Path", f"<code>{_esc(ref.get('path'))}</code>" if ref.get("path") else "n/a"),
+        ("Path", f"<code>{_path(ref.get('path'))}</code>" if ref.get("path") else "n/a"),
         ("Kind", _esc(ref.get("kind") or "n/a")),
         ("Images", _count(ref.get("num_images"))),
         ("sha256", f"<code>{_esc(sha)}</code>" if sha else '<span class="note">unknown</span>'),
@@ -378,9 +378,11 @@ def _made_of(result: Mapping[str, Any]) -> list[str]:
         facts.append(("Classes that are some image's top-1", _esc(g("num_classes_top1"))))
     if g("num_classes_never_top1") is not None:
         listed = _list(g("classes_never_top1"))
-        never = "; ".join(_esc(s) for s in listed)
-        more = f" (first {len(listed)}: {never})" if never else ""
-        facts.append(("Classes never top-1", f"{_esc(g('num_classes_never_top1'))}{more}"))
+        never, top1 = as_number(g("num_classes_never_top1")), as_number(g("num_classes_top1"))
+        of = f" of {int(never + top1):,} classes" if never is not None and top1 is not None else ""
+        names = "; ".join(_esc(s) for s in listed)
+        folded = f"<details><summary>the first {len(listed)}</summary>{names}</details>" if names else ""
+        facts.append(("Classes never top-1", f"{_esc(g('num_classes_never_top1'))}{of}{folded}"))
     if facts:
         out.append(f"<table>{_rows(facts)}</table>")
     return out
@@ -393,7 +395,7 @@ def _provenance(result: Mapping[str, Any]) -> list[str]:
     prov = [("Weights sha256", f"<code>{_esc(sha)}</code>" if sha else '<span class="note">unknown</span>')]
     for key, label in (("weights_path", "Weights file"), ("weights_source", "Weights source")):
         if g(key):
-            prov.append((label, f"<code>{_esc(g(key))}</code>"))
+            prov.append((label, f"<code>{_path(g(key))}</code>"))
     prov += [
         ("inception-score", _esc(g("package_version") or "n/a")),
         ("torch", _esc(g("torch_version") or "n/a")),
@@ -406,7 +408,7 @@ def _provenance(result: Mapping[str, Any]) -> list[str]:
         prov.append(("Precision check", ", ".join(f"{_esc(k)} {_num(v, '.6g')}" for k, v in check.items())))
     sources = [_esc(s) for s in _list(g("sources"))]
     if sources:
-        listed = "<br>".join(f"<code>{s}</code>" for s in sources[:50])
+        listed = "<br>".join(f"<code>{_path(s)}</code>" for s in _list(g("sources"))[:50])
         more = f"<br>… and {len(sources) - 50} more" if len(sources) > 50 else ""
         prov.append((f"Sources ({len(sources)})", listed + more))
     elapsed, rate = as_number(g("elapsed_s")), as_number(g("images_per_second"))
@@ -423,14 +425,50 @@ def _provenance(result: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _thumbnail_table(data: ReportData) -> str:
+def _thumbnail_table(data: ReportData, width: int) -> str:
+    """The files of the thumbnails: their common folder once, then each name relative to it (a table
+    of full paths was wider than the figures and broke names mid-word), no wider than the figure."""
+    shown = [
+        (title, k, item)
+        for title, items in (("most confident", data.most_confident), ("least confident", data.least_confident))
+        for k, item in enumerate(items[:THUMBS_PER_ROW], 1)
+    ]
+    labels = [str(item.label) for _, _, item in shown]
+    folder = _common_folder(labels)
     rows = []
-    for title, items in (("most confident", data.most_confident), ("least confident", data.least_confident)):
-        for k, item in enumerate(items[:THUMBS_PER_ROW], 1):
-            rows.append(
-                f'<tr><td>{title}</td><td class="num">{k}</td><td class="num">{_esc(item.index)}</td>'
-                f"<td><code>{_esc(item.label)}</code></td><td>{_esc(item.class_name)}</td>"
-                f'<td class="num">{_num(item.confidence, ".3f")}</td></tr>'
-            )
-    head = "<tr><th></th><th>#</th><th>image</th><th>source</th><th>top-1 class</th><th>probability</th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+    for title, k, item in shown:
+        label = str(item.label)[len(folder) :] if folder else str(item.label)
+        rows.append(
+            f'<tr><td>{title}</td><td class="num">{k}</td><td class="num">{_esc(item.index)}</td>'
+            f"<td><code>{_path(label)}</code></td><td>{_esc(item.class_name)}</td>"
+            f'<td class="num">{_num(item.confidence, ".3f")}</td></tr>'
+        )
+    where = f'<p class="note">Files in <code>{_path(folder)}</code></p>' if folder else ""
+    head = "<tr><th></th><th>#</th><th>image</th><th>file</th><th>top-1 class</th><th>probability</th></tr>"
+    return f'{where}<table style="max-width: {width}px">{head}{"".join(rows)}</table>'
+
+
+def _common_folder(labels: Sequence[str]) -> str:
+    """The folder (ending in its separator) that every label is a path inside, or "" if none."""
+    if len(labels) < 2 or not all("/" in s or "\\" in s for s in labels):
+        return ""
+    sep = "/" if all("/" in s for s in labels) else "\\"
+    parts = [s.split(sep)[:-1] for s in labels]
+    common = []
+    for level in zip(*parts, strict=False):
+        if any(p != level[0] for p in level):
+            break
+        common.append(level[0])
+    return sep.join(common) + sep if common else ""
+
+
+def _path(text: Any) -> str:
+    """A path, escaped, that a narrow line breaks after a "/" rather than mid-name (not after a
+    backslash: the escapes of control characters and odd bytes, ``\\x1b``, use it too)."""
+    return _esc(text).replace("/", "/<wbr>")
+
+
+def _score(result: Mapping[str, Any]) -> str:
+    """The mean over splits, ± their std when there are several (one split has no spread)."""
+    spread = f" ± {_num(result.get('inception_score_std'))}" if (result.get("splits") or 0) != 1 else ""
+    return f"{_num(result.get('inception_score_mean'))}{spread}"
