@@ -305,3 +305,24 @@ def test_the_report_summarises_classes_keeps_paths_whole_and_draws_iso_is_where_
     assert sorted(levels.values()) == ["(highest split)", "(lowest split)", "(mean)", "(one split)"]
     assert min(levels) == pytest.approx(9.0) and max(levels) == 12.0  # through the data, not round numbers
     assert list(_iso_levels([(0.05, 180.0)], mean=9.0, one_split=9.0).values()) == ["(the split)"]
+
+
+# ---------------------------------------------------------------- the README's first screen
+
+
+def test_the_first_screen_installs_from_a_clone_and_says_what_to_do_offline() -> None:
+    from inception_score.features import weights
+
+    text = README.read_text(encoding="utf-8")
+    first = text[text.index("```console") :].splitlines()[1]
+    assert first.startswith("$ pip install .") and '".[report,fast]"' in first  # works from a clone, offline too
+    screen = " ".join(text[: text.index("## Quickstart")].split())
+    assert "`pip install inception-score` will work once the package is published on PyPI; it is not yet" in screen
+    spec = weights.INCEPTION_2015
+    for needed in (spec.urls[0], spec.filenames[0], "~/.cache/torch/hub/checkpoints/", "--weights PATH",
+                   weights.ENV_VAR, "downloads the Inception weights"):  # fmt: skip
+        assert needed in screen, needed
+    # no message or help suggests the unpublished package's extras
+    source = Path(inception_score.__file__).parent
+    for path in source.rglob("*.py"):
+        assert "inception-score[" not in path.read_text(encoding="utf-8"), path

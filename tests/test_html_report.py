@@ -30,7 +30,10 @@ from inception_score.report.result import Result
 
 HOSTILE = "/data/<script>&.png"
 CONTROL = "/data/evil\x1b[2J\x00.png"  # an escape sequence and a NUL in a file name
-MISSING_EXTRA = "report: needs matplotlib; install the extra: pip install 'inception-score[report]'"
+MISSING_EXTRA = (
+    "report: needs matplotlib; install it: pip install 'matplotlib>=3.7' (or the 'report' extra, pip install "
+    "'.[report]' in a clone of inception-score)"
+)
 
 
 def thumbnail(seed: int, h: int = 64, w: int = 80) -> np.ndarray:

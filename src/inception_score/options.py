@@ -214,7 +214,7 @@ class Options:
     report: str | None = _opt(
         None,
         "write report.html and its figures to DIR (classes, splits, IS at infinite N, most and least confident "
-        "images; needs the 'report' extra: pip install 'inception-score[report]')",
+        "images; needs matplotlib: pip install 'matplotlib>=3.7')",
         metavar="DIR",
     )
     ref: Any = _opt(

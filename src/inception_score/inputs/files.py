@@ -265,7 +265,7 @@ def _fast_decode(data: bytes) -> np.ndarray | None:
 
 
 def _png_fast(data: bytes) -> np.ndarray | None:
-    """pyspng (libspng, optional: ``pip install inception-score[fast]``) for plain 8-bit gray,
+    """pyspng (libspng, optional: ``pip install pyspng simplejpeg``, the 'fast' extra) for plain 8-bit gray,
     RGB and RGBA PNGs, where it gives the same pixels as Pillow's ``convert("RGB")`` (tested),
     1.3x (256x256) to 3x (32x32) faster; None for anything else, which Pillow then decodes."""
     try:
@@ -290,7 +290,7 @@ def _png_fast(data: bytes) -> np.ndarray | None:
 
 
 def _jpeg_fast(data: bytes) -> np.ndarray | None:
-    """simplejpeg (libjpeg-turbo, optional: ``pip install inception-score[fast]``) for YCbCr and
+    """simplejpeg (libjpeg-turbo, optional: ``pip install pyspng simplejpeg``, the 'fast' extra) for YCbCr and
     grayscale JPEGs, baseline or progressive: with its defaults (accurate DCT, fancy upsampling)
     the same pixels as Pillow's ``convert("RGB")`` (tested), 1.3-2.4x (256x256) to 5x (32x32)
     faster. Not CMYK/YCCK or Adobe RGB, whose conversion differs from Pillow's; ``strict`` makes

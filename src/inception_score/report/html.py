@@ -92,7 +92,8 @@ def check_report_dependencies() -> None:
         import matplotlib
     except ImportError:
         raise OptionsError(
-            "report: needs matplotlib; install the extra: pip install 'inception-score[report]'"
+            "report: needs matplotlib; install it: pip install 'matplotlib>=3.7' (or the 'report' extra, "
+            "pip install '.[report]' in a clone of inception-score)"
         ) from None
     version = getattr(matplotlib, "__version__", "0")
     try:
@@ -102,7 +103,7 @@ def check_report_dependencies() -> None:
     if found < MATPLOTLIB:
         raise OptionsError(
             f"report: needs matplotlib >= {'.'.join(map(str, MATPLOTLIB))}, found {version}; "
-            "upgrade it: pip install -U 'inception-score[report]'"
+            "upgrade it: pip install -U 'matplotlib>=3.7'"
         )
 
 
