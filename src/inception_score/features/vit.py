@@ -189,7 +189,8 @@ class ViTRunner:
     * ``"exact"``: float32 weights and activations, attention by ``scaled_dot_product_attention``;
       on GPU without TF32 (:func:`~.runner.ieee_fp32`), on CPU with glibc's heap kept during the
       pass (:func:`~.runner.retained_heap`); neither changes a bit of the result.
-    * ``"fast"``: the matrix products (Linear layers, the patch convolution, fused attention) in
+    * ``"fast"``: where the device has bfloat16 units (:func:`~.runner.fast_plan`; elsewhere as
+      exact), the matrix products (Linear layers, the patch convolution, fused attention) in
       bfloat16 under ``torch.autocast``, with those layers' weights stored in bfloat16 once rather
       than cast at every batch; the residual stream, the LayerNorms and LayerScale stay float32
       (the bf16 outputs of each branch are added to a float32 stream). It deviates from exact by a
@@ -209,8 +210,13 @@ class ViTRunner:
 
         if precision not in PRECISIONS:
             raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
+        from .runner import fast_plan
+
         self.device, self.precision, self.source = torch.device(device), precision, net
-        if precision == "exact":
+        # fast runs bfloat16 only where the device has units for it (fast_plan: elsewhere bf16 is
+        # emulated, slower than float32); without them it runs as exact does (there is no folding here)
+        self.bf16 = precision == "fast" and fast_plan(self.device)[0] == torch.bfloat16
+        if not self.bf16:
             self.net = net.to(self.device).eval()
         else:
             self.net = copy.deepcopy(net).to(self.device).eval()
@@ -226,7 +232,7 @@ class ViTRunner:
         x = x.to(self.device, torch.float32, non_blocking=True)
         with contextlib.ExitStack() as stack:
             stack.enter_context(torch.inference_mode())
-            if self.precision == "exact":
+            if not self.bf16:
                 stack.enter_context(ieee_fp32(self.device))
                 if self.device.type == "cpu":
                     stack.enter_context(retained_heap())
