@@ -106,8 +106,7 @@ def fast_plan(device: torch.device) -> tuple[torch.dtype, str | None]:
         major, minor = torch.cuda.get_device_capability(device)
         if major < 8:
             return torch.float32, (
-                f"precision fast: this GPU (compute capability {major}.{minor}) has no bfloat16 tensor cores; "
-                f"{instead}"
+                f"precision fast: this GPU (compute capability {major}.{minor}) has no bfloat16 tensor cores; {instead}"
             )
     return torch.bfloat16, None
 

@@ -401,8 +401,12 @@ def _provenance(result: Mapping[str, Any]) -> list[str]:
         ("inception-score", _esc(g("package_version") or "n/a")),
         ("torch", _esc(g("torch_version") or "n/a")),
         ("Device", _esc(g("device") or "n/a")),
-        ("Precision", _esc(f"{g('precision')}" + (f" ({g('fast_dtype')})" if g("fast_dtype") else ""))
-         if isinstance(g("precision"), str) else "n/a"),
+        (
+            "Precision",
+            _esc(f"{g('precision')}" + (f" ({g('fast_dtype')})" if g("fast_dtype") else ""))
+            if isinstance(g("precision"), str)
+            else "n/a",
+        ),
     ]
     check = g("precision_check")
     if isinstance(check, Mapping) and check:

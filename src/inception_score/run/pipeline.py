@@ -619,7 +619,9 @@ def statistics(
         forward: Extractor | CachedExtractor = extractor
         if options.cache:
             weights = require_inception(extractor, "cache")
-            forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor)))
+            forward = CachedExtractor(
+                extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor))
+            )
         workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
         needs = ReferenceNeeds(moments=True, spatial=spatial, features=features)
         reference = compute_reference(opened, options, forward, work, workers, needs)
