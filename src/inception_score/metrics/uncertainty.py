@@ -182,8 +182,8 @@ def infinity_warning(metric: str, fit: Mapping[str, Any] | None) -> list[str]:
     """The warning for an N -> infinity fit over subsets smaller than :data:`INFINITY_MIN_SUBSET`.
 
     Example:
-        >>> infinity_warning("IS", {"n": [4, 40]})[0][:45]
-        'IS at infinite N fitted over subsets of 4 to 4'
+        >>> infinity_warning("IS", {"n": [4, 40]})[0][:47]
+        'IS at infinite N fitted over subsets of 4 to 40'
     """
     if not fit or min(fit["n"]) >= INFINITY_MIN_SUBSET:
         return []
