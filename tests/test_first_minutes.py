@@ -322,7 +322,8 @@ def test_the_first_screen_installs_from_a_clone_and_says_what_to_do_offline() ->
     for needed in (spec.urls[0], spec.filenames[0], "~/.cache/torch/hub/checkpoints/", "--weights PATH",
                    weights.ENV_VAR, "downloads the Inception weights"):  # fmt: skip
         assert needed in screen, needed
-    # no message or help suggests the unpublished package's extras
+    # no message, help or README line suggests the unpublished package's extras
+    assert "inception-score[" not in text
     source = Path(inception_score.__file__).parent
     for path in source.rglob("*.py"):
         assert "inception-score[" not in path.read_text(encoding="utf-8"), path

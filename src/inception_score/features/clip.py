@@ -164,7 +164,8 @@ def _open_safetensors(path: Path) -> object:
         from safetensors import safe_open
     except ImportError as exc:
         raise WeightsError(
-            "CLIP weights (.safetensors) need the safetensors package: pip install 'inception-score[clip]'"
+            "CLIP weights (.safetensors) need the safetensors package: pip install 'safetensors>=0.4' "
+            "(or the 'clip' extra, pip install '.[clip]' in a clone of inception-score)"
         ) from exc
     return safe_open(str(path), framework="pt", device="cpu")
 
