@@ -92,7 +92,7 @@ def test_report_from_a_small_folder(tmp_path: Path, checkpoint_path: Path) -> No
         ("least", k) for k in range(1, 9)
     ]  # 8 most and 8 least confident of 12
     folder = str((tmp_path / "imgs").resolve()) + os.sep
-    assert f'Files in <code>{folder.replace("/", "/<wbr>")}</code>' in html  # the folder once, then the names
+    assert f"Files in <code>{folder.replace('/', '/<wbr>')}</code>" in html  # the folder once, then the names
     for _, _, index, label, _ in rows:
         assert label == f"img_{int(index):05d}.png", (index, label)
     most = [float(row[4]) for row in rows[:8]]
