@@ -84,7 +84,7 @@ def _option_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None =
 
 
 RUN_FLAGS = ("weights", "device", "batch_size", "num_workers", "recursive", "image_range", "on_error", "precision",
-             "cache", "compile")  # fmt: skip
+             "cache", "compile", "resize")  # fmt: skip
 
 
 USAGE = f"""\
@@ -139,7 +139,7 @@ def build_stats_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to write the statistics")
     parser.add_argument("--with-features", action="store_true", help="also the pool3 features (8 KB per image)")
     parser.add_argument("--spatial", action="store_true", help="also mu_s/sigma_s of the spatial features (sFID)")
-    _option_flags(parser, RUN_FLAGS)
+    _option_flags(parser, (*RUN_FLAGS, "match"))
     _output_flags(parser)
     return parser
 
@@ -198,7 +198,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
             continue
         parse: Callable[[str], Any] | None = f.metadata.get("parse")
         values[f.name] = parse(value) if parse is not None and isinstance(value, str) else value
-    return Options(**values, progress=not args.quiet)
+    return Options(**values, progress=not args.quiet, explicit=tuple(values))
 
 
 def _one_line_warning(
@@ -275,7 +275,8 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
         args.ref = args.ref_batch  # checking --metrics needs it: fid, kid, sfid, pr and prdc compare with it
     options = options_from_args(args)
     if command == "stats":
-        values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options) if f.name in RUN_FLAGS}
+        given = (*RUN_FLAGS, "match")  # only those on the command line, so that --resize overrides --match
+        values = {name: getattr(options, name) for name in given if name in options.explicit}
         return compute_statistics(list(args.sources), args.output, features=args.with_features,
                                   spatial=args.spatial, progress=options.progress, **values)  # fmt: skip
     if command == "evaluate":

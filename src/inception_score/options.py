@@ -32,6 +32,7 @@ from typing import Any
 from .checks import check_choice, check_device, check_image_range, check_int, check_shard, check_triple
 from .errors import OptionsError, a
 from .metrics.protocols import PROTOCOLS
+from .presets import COV_DIVISORS, KID_PROTOCOL_NAMES, PRESETS, RESIZES
 
 __all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "METRICS", "PR_PRECISIONS", "parse_pair"]
 
@@ -232,7 +233,19 @@ class Options:
         metavar="LIST",
     )
     kid_subsets: int = _opt(100, "KID: number of random subsets (torch-fidelity's default)", metavar="N")
-    kid_subset_size: int = _opt(1000, "KID: images per subset, from each set (torch-fidelity's default)", metavar="N")
+    kid_subset_size: int = _opt(
+        1000,
+        "KID: images per subset, from each set (torch-fidelity's default; --kid-protocol stylegan and clean-fid "
+        "shrink it to the smaller set)",
+        metavar="N",
+    )
+    kid_protocol: str = _opt(
+        "torch-fidelity",
+        "KID: how subsets are drawn: torch-fidelity (default), stylegan, clean-fid (also dgm-eval), torchmetrics; "
+        "the last three are unseeded in their tools and seeded with --kid-seed here",
+        choices=KID_PROTOCOL_NAMES,
+    )
+    kid_seed: int = _opt(2020, "KID: the seed of the subsets (torch-fidelity's 2020)", metavar="N")
     fid_infinity: bool = _opt(False, "also FID at infinite N (Chong & Forsyth 2020; keeps every pool3 feature)")
     pr_precision: str = _opt(
         "float16",
@@ -240,6 +253,24 @@ class Options:
         choices=PR_PRECISIONS,
     )
     prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
+    match: str | None = _opt(
+        None,
+        "reproduce another tool's numbers: set every option in which it differs (resize, value scaling, covariance "
+        "divisor, KID subsets, IS protocol, precision/recall arithmetic); options given explicitly still win, and "
+        "the result records both. See README 'Which number do you want?'",
+        choices=tuple(PRESETS),
+    )
+    resize: str = _opt(
+        "tf1",
+        "how images reach 299x299 and [-1, 1]: tf1 (the 2015 graph's own, default), pytorch-fid (torch bilinear, "
+        "2x-1), clean-fid (Pillow bicubic in float), torchmetrics (antialiased bilinear)",
+        choices=RESIZES,
+    )
+    cov_divisor: str = _opt(
+        "n-1",
+        "FID: divide the covariance by n-1 (np.cov: pytorch-fid, torch-fidelity, ADM; default) or by n (StyleGAN)",
+        choices=COV_DIVISORS,
+    )
     compile: bool = _opt(
         False,
         "torch.compile the network: a one-off compilation (~40 s on a 2-core CPU, cached on disk by inductor), "
@@ -252,10 +283,14 @@ class Options:
         cli=False,
     )
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
+    explicit: tuple[str, ...] = _opt(
+        (), "the names of the options given explicitly (set by the CLI and from_kwargs): they override --match", cli=False
+    )
 
     def __post_init__(self) -> None:
         """Validate every field and normalise typed values (lists -> tuples); OptionsError names the first bad one."""
         set_ = object.__setattr__  # frozen: normalised values are set once, here
+        self._apply_match()
         check_choice(self.protocol, "protocol", tuple(PROTOCOLS))
         for name, minimum in (("splits", 1), ("batch_size", 1), ("num_workers", 0), ("num_samples", 1)):
             if getattr(self, name) is not None:
@@ -265,7 +300,11 @@ class Options:
         set_(self, "kid_subsets", check_int(self.kid_subsets, "kid_subsets"))
         set_(self, "kid_subset_size", check_int(self.kid_subset_size, "kid_subset_size", 2))
         set_(self, "prdc_k", check_int(self.prdc_k, "prdc_k"))
+        set_(self, "kid_seed", check_int(self.kid_seed, "kid_seed", 0))
         check_choice(self.pr_precision, "pr_precision", PR_PRECISIONS)
+        check_choice(self.kid_protocol, "kid_protocol", KID_PROTOCOL_NAMES)
+        check_choice(self.resize, "resize", RESIZES)
+        check_choice(self.cov_divisor, "cov_divisor", COV_DIVISORS)
         if self.metrics is not None:
             text = isinstance(self.metrics, str)  # "fid,kid" in Python as on the command line
             names = tuple(m.strip() for m in self.metrics.split(",")) if text else tuple(self.metrics)
@@ -332,11 +371,30 @@ class Options:
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval >= 0:
             raise OptionsError(f"state_interval: got {interval!r}, expected a number of seconds >= 0")
 
+    def _apply_match(self) -> None:
+        """``match``: set each of the preset's options that was not given explicitly (:mod:`.presets`).
+
+        An option counts as given when it is named in ``explicit`` (the CLI and :meth:`from_kwargs`
+        fill it) or, for an ``Options(...)`` built directly, when its value differs from the default.
+        """
+        if self.match is None:
+            return
+        check_choice(self.match, "match", tuple(PRESETS))
+        set_ = object.__setattr__
+        set_(self, "explicit", tuple(self.explicit))
+        preset = PRESETS[self.match]
+        wanted = {**preset.settings, **(preset.with_ref if self.ref is not None else {})}
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, value in wanted.items():
+            if name not in self.explicit and getattr(self, name) == defaults[name]:
+                set_(self, name, value)
+
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Options:
-        """Options from keyword arguments, refusing unknown names."""
+        """Options from keyword arguments, refusing unknown names; those given override ``match``."""
         known = [f.name for f in dataclasses.fields(cls)]
         for key in kwargs:
             if key not in known:
                 raise OptionsError(f"unknown option {key!r}; known options: {', '.join(known)}")
+        kwargs.setdefault("explicit", tuple(k for k in kwargs if k != "progress"))
         return cls(**kwargs)

@@ -155,13 +155,16 @@ def inception_extractor(
     compile: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
+    resize: str = "tf1",
 ) -> Extractor:
-    """The 2015 Inception graph as an :class:`Extractor` (TF1 resize to 299, (x - 128) / 128)."""
+    """The 2015 Inception graph as an :class:`Extractor` (TF1 resize to 299, (x - 128) / 128; or
+    another tool's resize and scaling, ``resize``: :data:`~.preprocess.RESIZE_MODES`)."""
     resolved, runner = inception_runner(weights, device, precision, fields, compile, batch_size, progress)
     if runner.note:
         warn(runner.note)  # said before the work, and recorded in the result: not what "fast" usually means
     fast_dtype = str(runner.dtype).removeprefix("torch.") if precision == "fast" else None
-    return Extractor(preprocess, HalvingOnOOM(runner), device, 1008, runner.fields, resolved, fast_dtype=fast_dtype)
+    prepare = preprocess if resize == "tf1" else partial(preprocess, resize=resize)
+    return Extractor(prepare, HalvingOnOOM(runner), device, 1008, runner.fields, resolved, fast_dtype=fast_dtype)
 
 
 def _as_outputs(out: Any, description: str) -> InceptionOutput:

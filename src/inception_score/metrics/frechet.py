@@ -276,12 +276,13 @@ _NAMES = ("mu1", "sigma1", "mu2", "sigma2")
 
 
 def moments_from_sums(
-    count: Tensor | float, total: Tensor, outer: Tensor, what: str = "features"
+    count: Tensor | float, total: Tensor, outer: Tensor, what: str = "features", ddof: int = 1
 ) -> tuple[Tensor, Tensor]:
     """(mean, covariance) from the sums n, sum x (D), sum x x^T (D x D), float64 on their device.
 
-    mean = sum x / n; covariance = (sum x x^T - n mean mean^T) / (n - 1), ``np.cov``'s divisor
-    (GD:174-177). These are what ``inception-score stats`` files store as ``mu`` and ``sigma``.
+    mean = sum x / n; covariance = (sum x x^T - n mean mean^T) / (n - ddof): ddof 1 is ``np.cov``'s
+    divisor (GD:174-177), what ``inception-score stats`` files store as ``mu`` and ``sigma``; ddof 0
+    is StyleGAN3's biased covariance (SG3 metric_utils.py:130-135, ``--match stylegan``).
 
     Raises:
         InputError: fewer than 2 images (no covariance), or sums holding NaN or inf (some image's
@@ -299,7 +300,7 @@ def moments_from_sums(
     _check_finite(total, outer, what)
     mu = total.double() / n  # D
     sigma = outer.double().clone()  # D x D
-    sigma.addr_(mu, mu, alpha=-n).div_(n - 1)
+    sigma.addr_(mu, mu, alpha=-n).div_(n - ddof)
     return mu, sigma
 
 
@@ -339,6 +340,7 @@ class FrechetDistance(Accumulator):
             ``mu``/``sigma``, for sFID ``mu_s``/``sigma_s``): used *instead of* the sums for the
             distance when it holds them, as the ADM evaluator reads a sample batch's stored
             statistics (GD:48-49, 164-172; ``inception_score.evaluate``). The sums are still kept.
+        ddof: the covariance divisor is n - ddof (:func:`moments_from_sums`).
 
     Raises:
         InputError: at construction, a reference without the statistics, of the wrong shapes or
@@ -370,7 +372,9 @@ class FrechetDistance(Accumulator):
         feature_dim: int | None = None,
         device: torch.device | str = "cpu",
         samples: Reference | None = None,
+        ddof: int = 1,
     ) -> None:
+        self.ddof = ddof  # the covariance divisor n - ddof: 1 as np.cov, 0 as StyleGAN3 (--cov-divisor)
         self.reference: tuple[Tensor, Tensor] | None = None
         if reference is not None:
             self.reference = _reference_part(reference, self.reference_parts, self.label)  # CPU float64
@@ -413,7 +417,7 @@ class FrechetDistance(Accumulator):
 
     def moments(self) -> tuple[Tensor, Tensor]:
         """(mu, sigma) of the images so far: float64 D and D x D on the sums' device (:func:`moments_from_sums`)."""
-        return moments_from_sums(self.count, self.total, self.outer, self.feature_name)
+        return moments_from_sums(self.count, self.total, self.outer, self.feature_name, self.ddof)
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         """``{"fid": FID}`` (``sfid`` for :class:`SpatialFrechetDistance`); nothing without a reference."""

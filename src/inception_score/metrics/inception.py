@@ -193,7 +193,7 @@ def inception_score_from_logits(
     acc = ISAccumulator(plan.num_splits, logits.shape[1])
     acc.update(logits, plan.split_of(np.arange(logits.shape[0])))
     scores = acc.split_scores()
-    return float(np.mean(scores)), float(np.std(scores)), scores
+    return float(np.mean(scores)), plan.std(scores), scores
 
 
 class SplitScores(Accumulator):
@@ -224,7 +224,7 @@ class SplitScores(Accumulator):
         sharpness, diversity = self.sums.split_terms()
         return {
             "inception_score_mean": float(np.mean(scores)),
-            "inception_score_std": float(np.std(scores)),
+            "inception_score_std": self.plan.std(scores),
             "split_scores": [float(s) for s in scores],
             "split_sharpness": [float(v) for v in sharpness],
             "split_diversity": [float(v) for v in diversity],

@@ -17,6 +17,23 @@ it (TFd = toshas/torch-fidelity 5e211a9; REFERENCE-METRICS §2), with its defaul
 * the result is the mean over subsets and their population std (``np.std``, ddof 0; :127-130);
 * a subset size above either N is refused (:106-111), not shrunk as StyleGAN3 and clean-fid do.
 
+**Other tools' subsets** (``kid_protocol``, set by ``--match``; :data:`KID_PROTOCOLS`): the same
+kernel and estimator, drawn as each tool draws them (REFERENCE-METRICS §2):
+
+* ``stylegan`` (StyleGAN2-ADA/StyleGAN3 ``kernel_inception_distance.py``): m = min(N, M, 1000),
+  never refused; per subset ``np.random.choice(N, m, replace=False)`` for the samples, then the
+  same for the reference; it reports the mean only;
+* ``clean-fid`` (CF ``fid.py`` ``kernel_distance``; also dgm-eval ``metrics/mmd.py``): the same
+  shrinking m, the **reference drawn first**, then the samples;
+* ``torchmetrics`` (TM ``image/kid.py``): refused when m exceeds N or M; per subset
+  ``torch.randperm(M)[:m]`` for the reference, then ``torch.randperm(N)[:m]`` for the samples;
+  mean and population std.
+
+All three draw from a global, **unseeded** generator, so their numbers change from run to run.
+Here the draws come from ``numpy.random.RandomState(seed)`` (``torch.Generator().manual_seed(seed)``
+for torchmetrics), with ``--kid-seed``: the same subsets as the tool after ``np.random.seed(seed)``
+(``torch.manual_seed(seed)``), which is how the tests compare them.
+
 *Arithmetic*: float32 throughout, as torch-fidelity: the product x^T y, the kernel values and
 their sums (NumPy on the CPU, in torch-fidelity's order, so the number is its number to the
 bit; torch on a GPU, TF32 off). Float32 sums of 10^6 kernel values carry ~1e-7 absolute
@@ -40,6 +57,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,18 +65,48 @@ import torch
 from torch import Tensor
 
 from ..checks import check_int
-from ..errors import InputError, a
+from ..errors import InputError, OptionsError, a
 from ..features.network import InceptionOutput
 from ..features.runner import ieee_fp32
 from .base import Accumulator
 from .features import PooledFeatures
 from .reference import Reference
 
-__all__ = ["kernel_inception_distance", "KID", "KID_SUBSETS", "KID_SUBSET_SIZE", "KID_SEED"]
+__all__ = [
+    "kernel_inception_distance",
+    "KID",
+    "KID_SUBSETS",
+    "KID_SUBSET_SIZE",
+    "KID_SEED",
+    "KID_PROTOCOLS",
+    "KIDProtocol",
+]
 
 KID_SUBSETS = 100  # TFd defaults.py:22
 KID_SUBSET_SIZE = 1000  # TFd defaults.py:23
 KID_SEED = 2020  # TFd defaults.py:59 (rng_seed)
+
+
+@dataclass(frozen=True)
+class KIDProtocol:
+    """How a tool draws KID's subsets: m shrunk to the smaller set or refused, which set first, which generator."""
+
+    name: str
+    shrink: bool  # m = min(N, M, subset_size) instead of refusing a subset larger than a set
+    reference_first: bool  # the reference's subset is drawn before the samples'
+    generator: str  # numpy: RandomState(seed).choice; torch: randperm(generator seeded)[:m]
+    source: str
+
+
+KID_PROTOCOLS: dict[str, KIDProtocol] = {
+    p.name: p
+    for p in (
+        KIDProtocol("torch-fidelity", False, False, "numpy", "torch-fidelity 0.4 metric_kid.py (seed 2020)"),
+        KIDProtocol("stylegan", True, False, "numpy", "StyleGAN3 metrics/kernel_inception_distance.py (unseeded)"),
+        KIDProtocol("clean-fid", True, True, "numpy", "clean-fid 0.1.35 fid.py kernel_distance (unseeded)"),
+        KIDProtocol("torchmetrics", False, True, "torch", "torchmetrics 1.9 image/kid.py (unseeded randperm)"),
+    )
+}
 
 
 def _features(x: Tensor | np.ndarray, name: str) -> Tensor:
@@ -89,6 +137,7 @@ def kernel_inception_distance(
     subset_size: int = KID_SUBSET_SIZE,
     seed: int = KID_SEED,
     device: torch.device | str | None = None,
+    protocol: str = "torch-fidelity",
 ) -> tuple[float, float]:
     """KID of samples ``x`` against reference ``y``: (mean, population std) of the unbiased MMD^2 over subsets.
 
@@ -100,6 +149,7 @@ def kernel_inception_distance(
         subset_size: m, the images per subset from each set (torch-fidelity: 1000).
         seed: the seed of ``numpy.random.RandomState`` that draws the subsets (torch-fidelity: 2020).
         device: where the kernels are computed (default: ``x``'s device).
+        protocol: how the subsets are drawn (:data:`KID_PROTOCOLS`; torch-fidelity's by default).
 
     Returns:
         (mean, std) as Python floats, in the squared units of the kernel (dimensionless for pool3).
@@ -117,7 +167,14 @@ def kernel_inception_distance(
     """
     subsets = check_int(subsets, "kid_subsets")
     subset_size = check_int(subset_size, "kid_subset_size", minimum=2)
-    return _kid(_features(x, "sample"), None, _features(y, "reference"), subsets, subset_size, seed, device)
+    kind = _protocol(protocol)
+    return _kid(_features(x, "sample"), None, _features(y, "reference"), subsets, subset_size, seed, device, kind)
+
+
+def _protocol(name: str) -> KIDProtocol:
+    if name not in KID_PROTOCOLS:
+        raise OptionsError(f"kid_protocol: got {name!r}, expected one of {', '.join(KID_PROTOCOLS)}")
+    return KID_PROTOCOLS[name]
 
 
 def _all_finite(t: Tensor, block: int = 4096) -> bool:
@@ -135,6 +192,7 @@ def _kid(
     m: int,
     seed: int,
     device: torch.device | str | None,
+    protocol: KIDProtocol = KID_PROTOCOLS["torch-fidelity"],
 ) -> tuple[float, float]:
     """:func:`kernel_inception_distance` of the rows ``x_index`` of ``x`` (all rows when None)."""
     if x.shape[1] != y.shape[1]:
@@ -143,21 +201,39 @@ def _kid(
             f"come from the same network layer (pool3: 2048)"
         )
     n1, n2, d = len(x) if x_index is None else len(x_index), len(y), x.shape[1]
+    if protocol.shrink:  # StyleGAN, clean-fid: m = min(N, M, subset size), never refused
+        m = min(n1, n2, m)
+        if m < 2:
+            raise InputError(f"KID: needs at least 2 images in each set, got {n1} samples and {n2} reference images")
     _check_sizes(n1, n2, m)
     for name, t in (("sample", x), ("reference", y)):
         if not _all_finite(t):
             raise InputError(f"KID: the {name} features hold NaN or inf")
     device = torch.device(device) if device is not None else x.device
-    rng = np.random.RandomState(seed)
+    draw = _drawer(protocol.generator, seed, m)
     mmd2 = np.zeros(subsets, dtype=np.float64)
     with ieee_fp32(device):
         for i in range(subsets):
-            draw = rng.choice(n1, m, replace=False)  # the samples first, then the reference (TFd:117-123)
-            rows = draw if x_index is None else x_index[draw]
+            if protocol.reference_first:  # clean-fid, torchmetrics: the reference's subset first
+                ref_rows = draw(n2)
+                draw_x = draw(n1)
+            else:  # torch-fidelity, StyleGAN: the samples first, then the reference (TFd:117-123)
+                draw_x = draw(n1)
+                ref_rows = draw(n2)
+            rows = draw_x if x_index is None else x_index[draw_x]
             a = x.index_select(0, torch.from_numpy(rows).to(x.device))  # m x D
-            b = y.index_select(0, torch.from_numpy(rng.choice(n2, m, replace=False)).to(y.device))  # m x D
+            b = y.index_select(0, torch.from_numpy(ref_rows).to(y.device))  # m x D
             mmd2[i] = _mmd2(a.to(device, torch.float32), b.to(device, torch.float32), d)
     return float(np.mean(mmd2)), float(np.std(mmd2))
+
+
+def _drawer(generator: str, seed: int, m: int) -> Any:
+    """n -> m distinct row indexes (int64 numpy), drawn as the tool draws them, from a generator seeded ``seed``."""
+    if generator == "torch":
+        g = torch.Generator().manual_seed(seed)
+        return lambda n: torch.randperm(n, generator=g)[:m].numpy()  # TM kid.py: randperm(n)[:m]
+    rng = np.random.RandomState(seed)
+    return lambda n: rng.choice(n, m, replace=False)  # np.random.choice(n, m, replace=False)
 
 
 def _mmd2(a: Tensor, b: Tensor, d: int) -> float:
@@ -197,7 +273,7 @@ class KID(Accumulator):
     Args:
         features: the run's :class:`~.features.PooledFeatures`.
         reference: a :class:`~.reference.Reference` with ``features`` (or an M x D matrix).
-        subsets, subset_size, seed: as :func:`kernel_inception_distance` (torch-fidelity's defaults).
+        subsets, subset_size, seed, protocol: as :func:`kernel_inception_distance` (torch-fidelity's defaults).
 
     Raises:
         OptionsError: at construction, ``subsets`` < 1 or ``subset_size`` < 2.
@@ -227,8 +303,10 @@ class KID(Accumulator):
         subsets: int = KID_SUBSETS,
         subset_size: int = KID_SUBSET_SIZE,
         seed: int = KID_SEED,
+        protocol: str = "torch-fidelity",
     ) -> None:
         self.features = features
+        self.protocol = _protocol(protocol)
         self.subsets = check_int(subsets, "kid_subsets")
         self.subset_size = check_int(subset_size, "kid_subset_size", minimum=2)
         self.seed = seed
@@ -247,7 +325,8 @@ class KID(Accumulator):
                 f"KID: the samples' features have {dim} dimensions and the reference's {self.reference.shape[1]}; "
                 f"both must come from the same network layer (pool3: 2048)"
             )
-        _check_sizes(num_images, len(self.reference), self.subset_size)
+        if not self.protocol.shrink:
+            _check_sizes(num_images, len(self.reference), self.subset_size)
 
     def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
@@ -257,7 +336,8 @@ class KID(Accumulator):
         filled = self.features.filled()
         index = None if bool(filled.all()) else filled.nonzero().flatten().cpu().numpy()
         rows = self.features.rows
-        mean, std = _kid(rows, index, self.reference, self.subsets, self.subset_size, self.seed, self.features.device)
+        mean, std = _kid(rows, index, self.reference, self.subsets, self.subset_size, self.seed, self.features.device,
+                         self.protocol)  # fmt: skip
         self.sizes = (len(self.reference), len(rows) if index is None else len(index))
         return {"kid_mean": mean, "kid_std": std}
 

@@ -9,10 +9,18 @@ protocol           order before splitting                                split b
 torch-fidelity     rows permuted by numpy RandomState(2020).permutation  i*N//S .. (i+1)*N//S
 original           file order (openai/improved-gan, StyleGAN is50k)      i*N//S .. (i+1)*N//S
 adm                file order (guided-diffusion evaluator)               chunks of 5000
+torchmetrics       rows permuted by torch.randperm (seeded here: 0)      ``torch.chunk``: ceil(N/S)
 =================  ===================================================  =====================
 
-All three report the mean over splits and the population std (ddof 0). This module needs numpy
-only, so that the command line answers ``--help`` without importing torch.
+The first three report the mean over splits and the population std (ddof 0). ``torchmetrics``
+is torchmetrics' ``InceptionScore.compute`` (TM ``image/inception.py``): ``torch.randperm(N)``
+from the **unseeded** global generator, ``Tensor.chunk(S)`` (chunks of ceil(N/S) rows, so fewer
+than S splits when S does not divide N well, e.g. N = 10, S = 4 gives 3 and 3 and 3 and 1, but
+N = 9, S = 4 gives three chunks of 3), and ``Tensor.std()``, the **sample** std (ddof 1). Its
+permutation is not reproducible; here it is ``torch.randperm(N, generator=torch.Generator().
+manual_seed(0))``, which is what torchmetrics draws after ``torch.manual_seed(0)`` on the CPU.
+This module needs numpy only (torch is imported for that one permutation), so that the command
+line answers ``--help`` without importing torch.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ __all__ = ["PROTOCOLS", "Protocol", "SplitPlan", "get_protocol"]
 
 ADM_CHUNK = 5000  # guided-diffusion evaluator: compute_inception_score(split_size=5000)
 TORCH_FIDELITY_SEED = 2020  # torch-fidelity's default rng_seed
+TORCHMETRICS_SEED = 0  # torchmetrics draws torch.randperm unseeded: its definition, with this seed
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,13 @@ class Protocol:
     """How a reference tool splits N images before averaging the per-split scores."""
 
     name: str
-    permuted: bool  # rows permuted by RandomState(2020) before splitting
+    permuted: bool  # rows permuted before splitting (by ``permutation``)
     chunk: int | None  # fixed chunk size (adm), else S splits at i*N//S
     default_splits: int | None
     reference: str
+    permutation: str = "numpy"  # numpy: RandomState(2020).permutation; torch: seeded torch.randperm
+    torch_chunks: bool = False  # splits as Tensor.chunk(S): ceil(N/S) rows each
+    std_ddof: int = 0  # the std over splits: 0 population (np.std), 1 sample (Tensor.std)
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -49,6 +61,8 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("torch-fidelity", True, None, 10, "torch_fidelity.calculate_metrics(isc=True), v0.4"),
         Protocol("original", False, None, 10, "openai/improved-gan inception_score.py; StyleGAN is50k"),
         Protocol("adm", False, ADM_CHUNK, None, "openai/guided-diffusion evaluations/evaluator.py"),
+        Protocol("torchmetrics", True, None, 10, "torchmetrics.image.InceptionScore 1.9 (its randperm seeded 0)",
+                 permutation="torch", torch_chunks=True, std_ddof=1),  # fmt: skip
     )
 }
 
@@ -58,6 +72,15 @@ def get_protocol(name: str) -> Protocol:
         return PROTOCOLS[name]
     except KeyError:
         raise OptionsError(f"protocol: got {name!r}, expected one of {', '.join(PROTOCOLS)}") from None
+
+
+def _permutation(kind: str, n: int) -> np.ndarray:
+    """The row order of a permuting protocol: torch-fidelity's numpy one, or torchmetrics' seeded randperm."""
+    if kind == "torch":
+        import torch
+
+        return torch.randperm(n, generator=torch.Generator().manual_seed(TORCHMETRICS_SEED)).numpy()
+    return np.random.RandomState(TORCH_FIDELITY_SEED).permutation(n)
 
 
 class SplitPlan:
@@ -93,15 +116,27 @@ class SplitPlan:
                 f"splits: {splits} splits need at least {splits} images, got {plural(num_images, 'image')} "
                 f"(use fewer splits, e.g. --splits 1)"
             )
-        self.num_splits = splits
-        self._bounds = np.array([i * num_images // splits for i in range(splits + 1)], dtype=np.int64)
+        if self.protocol.torch_chunks:  # Tensor.chunk(S): pieces of ceil(N/S) rows, the last one shorter
+            size = math.ceil(num_images / splits)
+            self.num_splits = math.ceil(num_images / size)
+            self._bounds = np.minimum(np.arange(self.num_splits + 1, dtype=np.int64) * size, num_images)
+        else:
+            self.num_splits = splits
+            self._bounds = np.array([i * num_images // splits for i in range(splits + 1)], dtype=np.int64)
         self._position = None
         if self.protocol.permuted:
-            # Row j of torch-fidelity's permuted matrix is image perm[j]; image i sits at row
+            # Row j of the tool's permuted matrix is image perm[j]; image i sits at row
             # position[i]. O(N) int64, the only per-image memory, needed to know splits in a stream.
-            perm = np.random.RandomState(TORCH_FIDELITY_SEED).permutation(num_images)
+            perm = _permutation(self.protocol.permutation, num_images)
             self._position = np.empty(num_images, dtype=np.int64)
             self._position[perm] = np.arange(num_images, dtype=np.int64)
+
+    def std(self, scores: Any) -> float:
+        """The std over split scores this protocol reports (population, or sample for torchmetrics)."""
+        values = np.asarray(scores, dtype=np.float64)
+        if self.protocol.std_ddof and len(values) <= self.protocol.std_ddof:
+            return 0.0  # one split has no spread (torchmetrics' Tensor.std would give NaN: never a NaN here)
+        return float(np.std(values, ddof=self.protocol.std_ddof))
 
     def split_of(self, indices: Any) -> np.ndarray:
         """Split of each image index (int64 array)."""

@@ -58,6 +58,15 @@ class MetricSpec:
     kid_subset_size: int = 1000
     pr_precision: str = "float16"
     prdc_k: int = 5
+    resize: str = "tf1"  # how images reach the network (features/preprocess.py): shards must agree
+    cov_divisor: str = "n-1"  # FID's covariance divisor: n-1 (np.cov) or n (StyleGAN)
+    kid_protocol: str = "torch-fidelity"  # how KID's subsets are drawn (kernel.KID_PROTOCOLS)
+    kid_seed: int = 2020
+
+    @property
+    def ddof(self) -> int:
+        """The covariance divisor as numpy's ddof: n - ddof."""
+        return 0 if self.cov_divisor == "n" else 1
 
     @property
     def keeps_features(self) -> bool:
@@ -116,11 +125,11 @@ def build_accumulators(
     if features is not None:
         out.append(features)
     if "fid" in spec.metrics:
-        out.append(FrechetDistance(reference, device=device, samples=samples))
+        out.append(FrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof))
     if "sfid" in spec.metrics:
-        out.append(SpatialFrechetDistance(reference, device=device, samples=samples))
+        out.append(SpatialFrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof))
     if "kid" in spec.metrics:
-        out.append(KID(features, reference, spec.kid_subsets, spec.kid_subset_size))
+        out.append(KID(features, reference, spec.kid_subsets, spec.kid_subset_size, spec.kid_seed, spec.kid_protocol))
     if spec.fid_infinity:
         out.append(FIDInfinity(features, reference, seed=spec.seed))
     if "pr" in spec.metrics:

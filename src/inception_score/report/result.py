@@ -78,6 +78,10 @@ class Result:
     prdc_k: int | None = None
     fid_reference: dict[str, Any] | None = None  # path, kind, num_images, sha256, read/computed, provenance
     sample_statistics: dict[str, Any] | None = None  # evaluate: the sample batch's mu/sigma read or computed
+    match: dict[str, Any] | None = None  # --match: the preset, what it set, what was overridden, its notes
+    resize: str = "tf1"  # how images reached 299x299 (tf1: the 2015 graph's own)
+    cov_divisor: str = "n-1"  # FID's covariance divisor
+    kid_protocol: str | None = None  # how KID's subsets were drawn (with KID)
     weights_path: str | None = None
     weights_source: str | None = None
     precision: str = "exact"
@@ -182,6 +186,10 @@ class Result:
                 f"of {plural(self.near_duplicate_sample or 0, 'image')}{spread}"
             )
         lines += self._comparison_lines()
+        if self.match:
+            over = self.match.get("overridden") or {}
+            changed = "; overridden: " + ", ".join(f"{k}={v['used']}" for k, v in over.items()) if over else ""
+            lines.append(f"matching {self.match['name']}: {self.match['matches']}{changed}")
         if self.cache_hits is not None:
             lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")
         if self.weights_sha256:

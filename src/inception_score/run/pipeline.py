@@ -43,6 +43,7 @@ from ..metrics.protocols import SplitPlan
 from ..metrics.reference import Reference
 from ..metrics.registry import MetricSpec, build_accumulators
 from ..options import Options
+from ..presets import KID_SHRINKING, match_record
 from .checkpoint import check_agreement, load_stats, save_stats
 from .distributed import all_reduce
 from .loop import Span, feed, states_of
@@ -59,6 +60,7 @@ from .reference import (
     reference_from_tensors,
     reference_tensors,
     statistics_kind,
+    with_divisor,
 )
 from .screening import screen_files
 
@@ -236,7 +238,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     forward: Extractor | CachedExtractor = extractor
     if options.cache:
         weights = require_inception(extractor, "cache")
-        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor)))
+        forward = CachedExtractor(extractor, OutputCache(options.cache, weights.sha256, _cache_tag(options, extractor)))
     workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
     state_path = _state_path(options.state, work)
     saved = _saved_state(state_path)
@@ -267,6 +269,10 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         kid_subset_size=options.kid_subset_size,
         pr_precision=options.pr_precision,
         prdc_k=options.prdc_k,
+        resize=options.resize,
+        cov_divisor=options.cov_divisor,
+        kid_protocol=options.kid_protocol,
+        kid_seed=options.kid_seed,
     )
     stored = _stored_sample_statistics(options, sources, metrics, saved)
     accumulators = build_accumulators(spec, sums_device(work.device), reference, samples=stored)
@@ -326,6 +332,10 @@ def _facts(
         "protocol": options.protocol,
         "metrics": list(spec.metrics),
         "fid_reference": dict(reference.info) if reference is not None else None,
+        "match": match_record(options),
+        "resize": options.resize,
+        "cov_divisor": options.cov_divisor,
+        "kid_protocol": options.kid_protocol if "kid" in spec.metrics else None,
         "weights_sha256": weights.sha256 if weights else None,
         "weights_path": str(weights.path) if weights else None,
         "weights_source": weights.source if weights else f"custom classifier {options.classifier or ''}".rstrip(),
@@ -368,6 +378,12 @@ def _stored_sample_statistics(
     return load_sample_statistics(path, ReferenceNeeds(moments="fid" in metrics, spatial="sfid" in metrics))
 
 
+def _cache_tag(options: Options, extractor: Extractor) -> str:
+    """What names a --cache folder besides the weights: the precision, and the resize when not the graph's."""
+    tag = _cache_precision(extractor)
+    return tag if options.resize == "tf1" else f"{tag}-{options.resize}"
+
+
 def _needs(metrics: Sequence[str], options: Options) -> ReferenceNeeds:
     return ReferenceNeeds(
         moments="fid" in metrics or options.fid_infinity,
@@ -391,7 +407,9 @@ def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options
 def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, options: Options) -> None:
     """Refuse, before any work, sample sets too small for a metric asked for."""
     least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1}
-    if "kid" in metrics and not kid_implied:
+    if "kid" in metrics and options.kid_protocol in KID_SHRINKING:
+        least["kid"] = 2  # StyleGAN, clean-fid: the subsets shrink to the smaller set
+    elif "kid" in metrics and not kid_implied:
         least["kid"] = options.kid_subset_size
     for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
         if num_images < least.get(metric, 0):
@@ -405,7 +423,7 @@ def _drop_impossible_kid(
     metrics: tuple[str, ...], implied: bool, num_images: int, reference: Reference, options: Options
 ) -> tuple[str, ...]:
     """KID that was only implied by --ref is left out, with a warning, when a set is smaller than a subset."""
-    if "kid" not in metrics or not implied:
+    if "kid" not in metrics or not implied or options.kid_protocol in KID_SHRINKING:
         return metrics
     ref_count = len(reference.features) if reference.features is not None else 0
     size = options.kid_subset_size
@@ -453,9 +471,9 @@ def _load_reference(
         )
     weights = extractor.weights.sha256 if extractor.weights else None
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
-        stored, images_needed = load_statistics(ref, needs, weights)
+        stored, images_needed = load_statistics(ref, needs, weights, options.resize)
         if not images_needed:
-            return stored
+            return with_divisor(stored, options.cov_divisor)
         missing = ReferenceNeeds(
             moments=needs.moments and stored.mu is None,
             spatial=needs.spatial and stored.mu_s is None,
@@ -489,11 +507,13 @@ def _extractor(
         return custom_extractor(network, device)
     fields = ("logits_unbiased", "logits", "pool3", *(("spatial",) if spatial else ()))
     extractor = inception_extractor(
-        options.weights, device, options.precision, fields, options.compile, work.batch_size, options.progress
+        options.weights, device, options.precision, fields, options.compile, work.batch_size, options.progress,
+        resize=options.resize,
     )
     if options.check_precision:
         exact_fields = ("logits_unbiased", "pool3") if fid else ("logits_unbiased",)
-        exact = inception_extractor(options.weights, device, "exact", exact_fields, progress=False)
+        exact = inception_extractor(options.weights, device, "exact", exact_fields, progress=False,
+                                    resize=options.resize)  # fmt: skip
         extractor.check = PrecisionCheck(options.check_precision, exact.forward, extractor.num_classes, fid=fid)
     return extractor
 
@@ -620,7 +640,7 @@ def statistics(
         if options.cache:
             weights = require_inception(extractor, "cache")
             forward = CachedExtractor(
-                extractor, OutputCache(options.cache, weights.sha256, _cache_precision(extractor))
+                extractor, OutputCache(options.cache, weights.sha256, _cache_tag(options, extractor))
             )
         workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
         needs = ReferenceNeeds(moments=True, spatial=spatial, features=features)
@@ -634,6 +654,7 @@ def statistics(
             "sources": [s.name for s in opened],
             "with_features": features,
             "spatial": spatial,
+            "resize": options.resize,
         }
         if work.is_main:
             save_reference(output, reference, provenance)

@@ -154,13 +154,13 @@ def _checked(value: np.ndarray, key: str, name: str) -> np.ndarray:
 
 
 def load_statistics(
-    path: str | os.PathLike[str], needs: ReferenceNeeds, weights_sha256: str | None
+    path: str | os.PathLike[str], needs: ReferenceNeeds, weights_sha256: str | None, resize: str = "tf1"
 ) -> tuple[Reference, bool]:
     """The reference parts stored in a statistics ``.npz``, and whether its images (``arr_0``) must
     still be scored for what ``needs`` asks and the file does not hold.
 
     Raises InputError naming the file: not a reference, wrong shapes or dtypes, NaN, computed with
-    other weights than ``weights_sha256``, or lacking what is needed and holding no images.
+    other weights than ``weights_sha256`` or another ``resize`` (this package's files record both), or lacking what is needed and holding no images.
     """
     name = os.fsdecode(path)
     kind = statistics_kind(name)
@@ -178,6 +178,12 @@ def load_statistics(
                 raise InputError(
                     f"{name}: computed with other Inception weights (sha256 {str(recorded)[:16]}…, this run "
                     f"{weights_sha256[:16]}…); its statistics are not comparable: compute them again with these weights"
+                )
+            made = provenance.get("resize", "tf1")  # files from before --resize were all tf1
+            if made != resize:
+                raise InputError(
+                    f"{name}: computed with --resize {made}, this run uses --resize {resize}; its statistics are not "
+                    f"comparable: compute them again with `inception-score stats ... --resize {resize}` (or --match)"
                 )
             info["num_images"] = provenance.get("num_images")
             info["weights_sha256"] = recorded
@@ -361,10 +367,11 @@ def compute_reference(
         raise InputError(f"reference {name}: {count} image(s); a covariance needs at least 2 (FID uses 10,000+)")
     accumulators: list[Any] = []
     sums = sums_device(work.device)
+    ddof = 0 if getattr(options, "cov_divisor", "n-1") == "n" else 1  # StyleGAN divides by N, as for the samples
     if needs.moments:
-        accumulators.append(FrechetDistance(None, device=sums))
+        accumulators.append(FrechetDistance(None, device=sums, ddof=ddof))
     if needs.spatial:
-        accumulators.append(SpatialFrechetDistance(None, device=sums))
+        accumulators.append(SpatialFrechetDistance(None, device=sums, ddof=ddof))
     features = PooledFeatures(count, device=sums) if needs.features else None
     if features is not None:
         accumulators.append(features)
@@ -392,4 +399,38 @@ def compute_reference(
     kind = "ADM reference batch (statistics computed from arr_0)" if is_npz else "images"
     info = {"path": os.fsdecode(name) if isinstance(name, (str, os.PathLike)) else str(name), "kind": kind,
             "num_images": count, "sha256": sha, "computed": [k for k in parts if k != "features"]}  # fmt: skip
+    if ddof == 0 and (needs.moments or needs.spatial):
+        info["cov_divisor"] = "n"
     return Reference(info=info, **parts)
+
+
+def with_divisor(reference: Reference, cov_divisor: str) -> Reference:
+    """``reference`` with covariances divided by N when ``cov_divisor`` is ``"n"`` (StyleGAN).
+
+    Statistics files hold ``np.cov``'s divisor N - 1 (pytorch-fid, ADM, EDM, this package): they
+    are multiplied by (N - 1) / N when the file records N; otherwise they are used as they are,
+    with a warning (at N = 50,000 the difference in FID is ~1e-4 relative). A reference computed
+    in this run from images already used the run's divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> ref = Reference(mu=np.zeros(2), sigma=np.eye(2) * 4.0, info={"num_images": 4})
+        >>> with_divisor(ref, "n").sigma.tolist()
+        [[3.0, 0.0], [0.0, 3.0]]
+    """
+    if cov_divisor != "n" or reference.info.get("cov_divisor") == "n" or reference.sigma is None:
+        return reference
+    n = reference.info.get("num_images")
+    where = reference.info.get("path") or "the reference"
+    if not isinstance(n, int) or n < 2:
+        warn(
+            f"cov_divisor n: {where} does not record its number of images, so its covariance keeps the file's "
+            "divisor (N - 1); FID moves by ~1e-4 relative at N = 50,000"
+        )
+        return reference
+    scale = (n - 1) / n
+    parts = {k: getattr(reference, k) for k in ("mu", "sigma", "mu_s", "sigma_s", "features")}
+    for key in ("sigma", "sigma_s"):
+        if parts[key] is not None:
+            parts[key] = np.asarray(parts[key], dtype=np.float64) * scale
+    return Reference(info={**reference.info, "cov_divisor": "n (rescaled from the file's n-1)"}, **parts)
