@@ -89,6 +89,8 @@ FRECHET = tuple(
         "moments_equal_numpy_mean_and_cov_and_fid_equals_torch_fidelity",
     )
 )
+MATCH = ("tests/test_match.py",)
+PUBLISHED = ("tests/test_published.py::test_an_edm2_pickle_with_a_code_payload_never_runs_it",)
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,9 @@ class Mutant:
 M = "src/inception_score/metrics/"
 MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------ the score (metrics/inception.py)
-    Mutant("score-ddof", M + "inception.py", '"inception_score_std": float(np.std(scores)),',
-           '"inception_score_std": float(np.std(scores, ddof=1)),',
+    Mutant("score-ddof", M + "protocols.py", "std_ddof: int = 0  #", "std_ddof: int = 1  #",
            "std over splits with ddof=1 (the reference tools use the population std)", SCORE + PARITY + STATS),
-    Mutant("score-ddof-from-logits", M + "inception.py", "return float(np.mean(scores)), float(np.std(scores)), scores",
+    Mutant("score-ddof-from-logits", M + "inception.py", "return float(np.mean(scores)), plan.std(scores), scores",
            "return float(np.mean(scores)), float(np.std(scores, ddof=1)), scores",
            "inception_score_from_logits: std with ddof=1", SCORE),
     Mutant("score-log-base", M + "inception.py", "return torch.exp(sum_plogp / n - q_log_q).numpy()",
@@ -132,8 +133,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("permutation-seed", M + "protocols.py", "TORCH_FIDELITY_SEED = 2020", "TORCH_FIDELITY_SEED = 2021",
            "torch-fidelity's permutation seeded 2021", SCORE),
     Mutant("permutation-default-rng", M + "protocols.py",
-           "perm = np.random.RandomState(TORCH_FIDELITY_SEED).permutation(num_images)",
-           "perm = np.random.default_rng(TORCH_FIDELITY_SEED).permutation(num_images)",
+           "return np.random.RandomState(TORCH_FIDELITY_SEED).permutation(n)",
+           "return np.random.default_rng(TORCH_FIDELITY_SEED).permutation(n)",
            "default_rng(2020) instead of RandomState(2020): another permutation", SCORE),
     Mutant("permutation-not-inverted", M + "protocols.py",
            "self._position[perm] = np.arange(num_images, dtype=np.int64)", "self._position[:] = perm",
@@ -250,6 +251,28 @@ MUTANTS: tuple[Mutant, ...] = (
            "python -m inception_score exits 0 whatever happened", EXIT_CODES),
     Mutant("cli-exit-code", "src/inception_score/cli.py", "return exc.exit_code", "return 1",
            "every error exits 1 instead of its code (2 options, 3 inputs, 4 weights)", EXIT_CODES),
+    # --match (issue 24): each preset's own arithmetic
+    Mutant("cov-divisor-ignored", M + "frechet.py", ".div_(n - ddof)", ".div_(n - 1)",
+           "--cov-divisor n (StyleGAN) still divides by n - 1", MATCH),
+    Mutant("kid-draw-order", M + "kernel.py", "if protocol.reference_first:", "if False:",
+           "clean-fid's and torchmetrics' KID draw the samples' subset first", MATCH),
+    Mutant("kid-no-shrink", M + "kernel.py", "m = min(n1, n2, m)", "m = m",
+           "StyleGAN's and clean-fid's KID subsets do not shrink to the smaller set", MATCH),
+    Mutant("clean-fid-rounded", "src/inception_score/features/preprocess.py",
+           "np.asarray(resized, dtype=np.float32).clip(0, 255)",
+           "np.asarray(resized, dtype=np.float32).clip(0, 255).round()",
+           "clean-fid's float bicubic resize rounded to integer levels", MATCH),
+    Mutant("torchmetrics-no-antialias", "src/inception_score/features/preprocess.py",
+           'mode="bilinear", align_corners=False, antialias=True)',
+           'mode="bilinear", align_corners=False, antialias=False)',
+           "torchmetrics' resize without antialiasing (its < 1.8 default)", MATCH),
+    Mutant("pytorch-fid-scaling", "src/inception_score/features/preprocess.py", "return x.mul_(2).sub_(1)",
+           "return x.mul_(255).sub_(128).div_(128)", "pytorch-fid's 2x - 1 replaced by (255x - 128) / 128", MATCH),
+    Mutant("torchmetrics-splits", M + "protocols.py", "if self.protocol.torch_chunks:", "if False:",
+           "torchmetrics' IS split at i*N//S instead of Tensor.chunk", MATCH),
+    Mutant("unpickler-allows-all", "src/inception_score/inputs/pickles.py", "if found is None:",
+           "if found is None:\n            return super().find_class(module, name)\n        if False:",
+           "the safe unpickler resolves any global (a pickle can run code)", PUBLISHED),
 )  # fmt: skip
 
 

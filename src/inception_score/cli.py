@@ -40,6 +40,8 @@ examples:
   inception-score samples/ --ref real/          IS, FID and KID against real images, in one pass
   inception-score stats real/ -o ref.npz --with-features   a reference once, for --ref ref.npz later
   inception-score evaluate VIRTUAL_imagenet256_labeled.npz samples.npz   the ADM evaluator's numbers
+  inception-score samples/ --ref edm:cifar10-32x32 --match edm2   a published reference, by name
+  inception-score refs                          the published references --ref knows by name
 
 weights: --weights PATH, else $INCEPTION_SCORE_WEIGHTS, else the torch hub cache
 ($TORCH_HOME/hub/checkpoints, shared with torch-fidelity and pytorch-fid), else download.
@@ -213,7 +215,39 @@ def _one_line_warning(
     tqdm.write(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
 
 
-SUBCOMMANDS = {"merge": build_merge_parser, "stats": build_stats_parser, "evaluate": build_evaluate_parser}
+def build_refs_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} refs",
+        description="The published reference statistics that --ref accepts by name (e.g. --ref adm:imagenet256): "
+        "URL, format, what the file holds, the --match preset it goes with, where it is documented, and whether "
+        "a copy is already cached.",
+    )
+    parser.add_argument("family", nargs="?", metavar="FAMILY", help="only these: adm, edm, edm2 or clean-fid")
+    _output_flags(parser)
+    return parser
+
+
+def refs_listing(family: str | None) -> list[dict[str, Any]]:
+    """The published references (of ``family``) as dicts, with whether each is cached."""
+    from .run.published import REFS, refs_dir
+
+    if family is not None and not any(name.startswith(family + ":") for name in REFS):
+        families = sorted({name.split(":", 1)[0] for name in REFS})
+        raise OptionsError(f"refs: unknown family {family!r}; expected one of {', '.join(families)}")
+    out = []
+    for entry in REFS.values():
+        if family is None or entry.name.startswith(family + ":"):
+            cached = refs_dir() / entry.filename
+            out.append({**dataclasses.asdict(entry), "cached": str(cached) if cached.is_file() else None})
+    return out
+
+
+SUBCOMMANDS = {
+    "merge": build_merge_parser,
+    "stats": build_stats_parser,
+    "evaluate": build_evaluate_parser,
+    "refs": build_refs_parser,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _is_main_process():  # under torchrun, rank 0 speaks for all
         if command == "evaluate":
             text = evaluator_json(result) if args.json else "\n".join(printable(x) for x in evaluator_lines(result))
+        elif command == "refs":
+            text = (
+                json.dumps(result, indent=2)
+                if args.json
+                else "\n".join(printable(line) for line in _refs_lines(result))
+            )
         elif command == "stats":
             text = (json.dumps({"output": args.output, **result}, indent=2) if args.json else
                     printable(f"statistics of {result['num_images']} images written to {args.output}"))  # fmt: skip
@@ -271,6 +311,8 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
 
     if command == "merge":
         return merge_stats(list(args.files), report=args.report)
+    if command == "refs":
+        return refs_listing(args.family)
     if command == "evaluate":
         args.ref = args.ref_batch  # checking --metrics needs it: fid, kid, sfid, pr and prdc compare with it
     options = options_from_args(args)
@@ -297,6 +339,16 @@ def _saved_progress(state: str | None) -> str:
     if os.path.isfile(path):
         return f"; {path} holds the progress saved so far: run the same command to continue"
     return f"; nothing was saved yet ({path} is written every --state-interval seconds): the same command starts over"
+
+
+def _refs_lines(listing: list[dict[str, Any]]) -> list[str]:
+    """Two lines a reference: its name, format and preset, then its URL (and the cached copy)."""
+    lines = []
+    for e in listing:
+        lines.append(f"{e['name']:<42} {e['format']:<11} --match {e['preset']:<16} {e['holds']}")
+        lines.append(f"    {e['url']}" + (f"  (cached: {e['cached']})" if e["cached"] else ""))
+    lines.append("sources: " + "; ".join(dict.fromkeys(e["source"] for e in listing)))
+    return lines
 
 
 def _as_flag(exc: OptionsError) -> str:

@@ -225,6 +225,11 @@ class Options:
         "stats` output)",
         metavar="REF",
     )
+    ref_sha256: str | None = _opt(
+        None,
+        "refuse a --ref file (or a published reference's download) whose sha256 is not this one",
+        metavar="HEX",
+    )
     metrics: tuple[str, ...] | None = _opt(
         None,
         "what to compute, comma-separated: is, fid, kid, sfid, pr (precision/recall), prdc (density/coverage); "
@@ -284,7 +289,9 @@ class Options:
     )
     progress: bool = _opt(True, "show a progress bar on stderr", cli=False)
     explicit: tuple[str, ...] = _opt(
-        (), "the names of the options given explicitly (set by the CLI and from_kwargs): they override --match", cli=False
+        (),
+        "the names of the options given explicitly (set by the CLI and from_kwargs): they override --match",
+        cli=False,
     )
 
     def __post_init__(self) -> None:
@@ -319,6 +326,8 @@ class Options:
                     f"metrics: {' and '.join(needs_ref)} compare{'s' if len(needs_ref) == 1 else ''} the samples "
                     "with real images; give them with --ref REF"
                 )
+        if self.ref_sha256 is not None and self.ref is None:
+            raise OptionsError("ref_sha256: pins the sha256 of a --ref file; give the file with --ref REF")
         if self.fid_infinity and self.ref is None:
             raise OptionsError("fid_infinity: compares the samples with real images; give them with --ref REF")
         for name in ("z_dim", "classifier_size"):
@@ -339,7 +348,7 @@ class Options:
         set_(self, "shard", check_shard(self.shard))
         if self.ref is not None and hasattr(self.ref, "__fspath__"):
             set_(self, "ref", str(self.ref.__fspath__()))
-        for name in ("weights", "generator", "classifier", "save_stats", "state", "cache", "report"):
+        for name in ("weights", "generator", "classifier", "save_stats", "state", "cache", "report", "ref_sha256"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 if hasattr(value, "__fspath__"):

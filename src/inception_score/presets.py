@@ -64,11 +64,20 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "torch-fidelity",
             "torch-fidelity 0.4.0 calculate_metrics(isc, fid, kid, prc with feature_layer_prc='2048')",
-            {"resize": "tf1", "protocol": "torch-fidelity", "cov_divisor": "n-1", "kid_protocol": "torch-fidelity",
-             "kid_subsets": 100, "kid_subset_size": 1000, "pr_precision": "float32"},
-            ("the defaults without --match, except precision/recall distances: float32 here as torch-fidelity's "
-             "cdist, float16 by default as the ADM evaluator; torch-fidelity's own precision/recall default to "
-             "VGG16 features, this package's are pool3",),
+            {
+                "resize": "tf1",
+                "protocol": "torch-fidelity",
+                "cov_divisor": "n-1",
+                "kid_protocol": "torch-fidelity",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+                "pr_precision": "float32",
+            },
+            (
+                "the defaults without --match, except precision/recall distances: float32 here as torch-fidelity's "
+                "cdist, float16 by default as the ADM evaluator; torch-fidelity's own precision/recall default to "
+                "VGG16 features, this package's are pool3",
+            ),
         ),
         Preset(
             "pytorch-fid",
@@ -79,42 +88,74 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "clean-fid",
             "clean-fid 0.1.35 compute_fid/compute_kid(mode='clean')",
-            {"resize": "clean-fid", "cov_divisor": "n-1", "kid_protocol": "clean-fid", "kid_subsets": 100,
-             "kid_subset_size": 1000},
-            (_UNSEEDED_KID, "KID: clean-fid prints the mean only; kid_std is ours",
-             "clean-fid computes no IS: IS keeps torch-fidelity's definition"),
+            {
+                "resize": "clean-fid",
+                "cov_divisor": "n-1",
+                "kid_protocol": "clean-fid",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+            },
+            (
+                _UNSEEDED_KID,
+                "KID: clean-fid prints the mean only; kid_std is ours",
+                "clean-fid computes no IS: IS keeps torch-fidelity's definition",
+            ),
         ),
         Preset(
             "clean-fid-legacy",
             "clean-fid 0.1.35 compute_fid/compute_kid(mode='legacy_tensorflow')",
-            {"resize": "tf1", "cov_divisor": "n-1", "kid_protocol": "clean-fid", "kid_subsets": 100,
-             "kid_subset_size": 1000},
-            ("resize: clean-fid's legacy mode lets NVIDIA's TorchScript port of the graph resize, which emulates "
-             "TF1 bilinear with grid_sample (about 2e-5 from TensorFlow per clean-fid's docs); here the exact TF1 "
-             "resize",
-             _UNSEEDED_KID, "KID: clean-fid prints the mean only; kid_std is ours",
-             "clean-fid computes no IS: IS keeps torch-fidelity's definition"),
+            {
+                "resize": "tf1",
+                "cov_divisor": "n-1",
+                "kid_protocol": "clean-fid",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+            },
+            (
+                "resize: clean-fid's legacy mode lets NVIDIA's TorchScript port of the graph resize, which emulates "
+                "TF1 bilinear with grid_sample (about 2e-5 from TensorFlow per clean-fid's docs); here the exact TF1 "
+                "resize",
+                _UNSEEDED_KID,
+                "KID: clean-fid prints the mean only; kid_std is ours",
+                "clean-fid computes no IS: IS keeps torch-fidelity's definition",
+            ),
         ),
         Preset(
             "torchmetrics",
             "torchmetrics 1.9.0 FrechetInceptionDistance / KernelInceptionDistance / InceptionScore defaults",
-            {"resize": "torchmetrics", "protocol": "torchmetrics", "cov_divisor": "n-1",
-             "kid_protocol": "torchmetrics", "kid_subsets": 100, "kid_subset_size": 1000},
-            ("IS: torchmetrics permutes with an unseeded torch.randperm; here seeded 0 (protocol torchmetrics)",
-             _UNSEEDED_KID.replace("global generator", "torch.randperm"),
-             "floats: torchmetrics' normalize=True truncates (x * 255).byte(); here floats are rounded, one rule "
-             "everywhere (give uint8 images for the same pixels)"),
+            {
+                "resize": "torchmetrics",
+                "protocol": "torchmetrics",
+                "cov_divisor": "n-1",
+                "kid_protocol": "torchmetrics",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+            },
+            (
+                "IS: torchmetrics permutes with an unseeded torch.randperm; here seeded 0 (protocol torchmetrics)",
+                _UNSEEDED_KID.replace("global generator", "torch.randperm"),
+                "floats: torchmetrics' normalize=True truncates (x * 255).byte(); here floats are rounded, one rule "
+                "everywhere (give uint8 images for the same pixels)",
+            ),
         ),
         Preset(
             "stylegan",
             "StyleGAN2-ADA / StyleGAN3 metrics (fid50k_full, kid50k_full, is50k)",
-            {"resize": "tf1", "protocol": "original", "cov_divisor": "n", "kid_protocol": "stylegan",
-             "kid_subsets": 100, "kid_subset_size": 1000},
-            ("not on PyPI: tested against its definitions (np.cov(bias=True); its KID loop)",
-             "resize: StyleGAN's TorchScript port emulates TF1 bilinear with grid_sample; here the exact TF1 resize",
-             _UNSEEDED_KID,
-             "a reference statistics file with an N - 1 covariance is rescaled by (N - 1) / N when it records N",
-             "precision/recall: StyleGAN's pr50k3 uses VGG16 features, not reproduced (pool3 here)"),
+            {
+                "resize": "tf1",
+                "protocol": "original",
+                "cov_divisor": "n",
+                "kid_protocol": "stylegan",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+            },
+            (
+                "not on PyPI: tested against its definitions (np.cov(bias=True); its KID loop)",
+                "resize: StyleGAN's TorchScript port emulates TF1 bilinear with grid_sample; here the exact TF1 resize",
+                _UNSEEDED_KID,
+                "a reference statistics file with an N - 1 covariance is rescaled by (N - 1) / N when it records N",
+                "precision/recall: StyleGAN's pr50k3 uses VGG16 features, not reproduced (pool3 here)",
+            ),
         ),
         Preset(
             "adm",
@@ -127,22 +168,31 @@ PRESETS: dict[str, Preset] = {
             "edm2",
             "NVlabs/edm2 calculate_metrics.py (fid; fd_dinov2 once the DINOv2 space is on main)",
             {"resize": "tf1", "cov_divisor": "n-1"},
-            ("resize: EDM2's Inception detector is NVIDIA's TorchScript port (grid_sample emulation of TF1); here "
-             "the exact TF1 resize",
-             "EDM2 computes no IS or KID: they keep torch-fidelity's definitions",
-             "image selection (calc --num 50000 --seed 0: a seeded shuffle of the sorted files when there are more) "
-             "is not reproduced: give exactly the images to score"),
+            (
+                "resize: EDM2's Inception detector is NVIDIA's TorchScript port (grid_sample emulation of TF1); here "
+                "the exact TF1 resize",
+                "EDM2 computes no IS or KID: they keep torch-fidelity's definitions",
+                "image selection (calc --num 50000 --seed 0: a seeded shuffle of the sorted files when there are more) "
+                "is not reproduced: give exactly the images to score",
+            ),
             pending={"dinov2_resize": "torch"},
         ),
         Preset(
             "dgm-eval",
             "layer6ai-labs/dgm-eval 74c79f7 (Inception encoder: pytorch-fid's network and resize)",
-            {"resize": "pytorch-fid", "cov_divisor": "n-1", "kid_protocol": "clean-fid", "kid_subsets": 100,
-             "kid_subset_size": 1000},
-            ("not on PyPI: tested against its definitions (its KID draws the reference first, m = min(N, M, "
-             "1000), as clean-fid)",
-             _UNSEEDED_KID,
-             "dgm-eval's IS scores the wrong folder (__main__.py ~L301): not reproduced; IS keeps torch-fidelity's"),
+            {
+                "resize": "pytorch-fid",
+                "cov_divisor": "n-1",
+                "kid_protocol": "clean-fid",
+                "kid_subsets": 100,
+                "kid_subset_size": 1000,
+            },
+            (
+                "not on PyPI: tested against its definitions (its KID draws the reference first, m = min(N, M, "
+                "1000), as clean-fid)",
+                _UNSEEDED_KID,
+                "dgm-eval's IS scores the wrong folder (__main__.py ~L301): not reproduced; IS keeps torch-fidelity's",
+            ),
             pending={"dinov2_resize": "pil", "prdc_k": 5, "prdc_subsample": 10_000},
         ),
     )

@@ -61,8 +61,16 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("torch-fidelity", True, None, 10, "torch_fidelity.calculate_metrics(isc=True), v0.4"),
         Protocol("original", False, None, 10, "openai/improved-gan inception_score.py; StyleGAN is50k"),
         Protocol("adm", False, ADM_CHUNK, None, "openai/guided-diffusion evaluations/evaluator.py"),
-        Protocol("torchmetrics", True, None, 10, "torchmetrics.image.InceptionScore 1.9 (its randperm seeded 0)",
-                 permutation="torch", torch_chunks=True, std_ddof=1),  # fmt: skip
+        Protocol(
+            "torchmetrics",
+            True,
+            None,
+            10,
+            "torchmetrics.image.InceptionScore 1.9 (its randperm seeded 0)",
+            permutation="torch",
+            torch_chunks=True,
+            std_ddof=1,
+        ),  # fmt: skip
     )
 }
 

@@ -71,5 +71,9 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
         "metrics": list(spec.metrics),
         "fid_reference": dict(first["reference"]) if first.get("reference") else None,
         "sample_statistics": dict(stored) if stored else None,
+        "match": first.get("match"),
+        "resize": spec.resize,
+        "cov_divisor": spec.cov_divisor,
+        "kid_protocol": spec.kid_protocol if "kid" in spec.metrics else None,
     }
     return Measurement(accumulators, spec, facts)

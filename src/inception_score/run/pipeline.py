@@ -13,6 +13,7 @@ the accumulators keep per image.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -51,10 +52,12 @@ from .measurement import Measurement
 from .outputs import check_output_dir, check_output_file, check_report_dir, same_path
 from .plan import Work, assign_work, default_workers, resolve_device, sums_device
 from .precision_check import PrecisionCheck
+from .published import is_published_name, locate_published, read_edm2_pickle
 from .reference import (
     ReferenceNeeds,
     compare_provenance,
     compute_reference,
+    file_sha256,
     load_sample_statistics,
     load_statistics,
     reference_from_tensors,
@@ -65,6 +68,8 @@ from .reference import (
 from .screening import screen_files
 
 __all__ = ["run", "open_inputs", "resolve_metrics"]
+
+EDM2_KIND = "EDM2 reference pickle"
 
 
 def run(sources: Any, options: Options | None = None, network: nn.Module | None = None) -> Measurement:
@@ -190,6 +195,8 @@ def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
     ref = options.ref
     has_features, kind = True, None
     only_is = options.metrics is not None and set(options.metrics) <= {"is"}  # then the reference is not read
+    if isinstance(ref, str) and ref.lower().endswith(".pkl") and not only_is:
+        has_features, kind = False, EDM2_KIND
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref) and not only_is:
         try:
             kind = statistics_kind(ref)
@@ -223,7 +230,21 @@ def _has_key(path: str, key: str) -> bool:
         return f"{key}.npy" in zf.namelist()
 
 
+def _published(options: Options) -> tuple[Options, dict[str, Any]]:
+    """A published reference named as ``--ref family:dataset``: its local copy (downloaded once) as
+    ``ref``, and what to record about it; the options unchanged otherwise."""
+    if not is_published_name(options.ref):
+        return options, {}
+    path, entry = locate_published(options.ref, options.ref_sha256, progress=options.progress)
+    if options.match is not None and options.match != entry.preset:
+        warn(f"ref: {entry.name} goes with --match {entry.preset} (the tool that made it); this run uses --match "
+             f"{options.match}, so the two sides were computed differently")  # fmt: skip
+    record = {"name": entry.name, "url": entry.url, "preset": entry.preset, "source": entry.source}
+    return dataclasses.replace(options, ref=str(path)), record
+
+
 def _run(sources: Any, options: Options, network: nn.Module | None, start: float) -> Measurement:
+    options, published = _published(options)
     device = resolve_device(options.device)
     if network is not None and options.cache:
         raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
@@ -249,6 +270,9 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         needs = _needs(metrics, options)
         try:
             reference = _reference(options, forward, work, workers, needs, extractor, saved)
+            if published:
+                reference = Reference(**{k: getattr(reference, k) for k in ("mu", "sigma", "mu_s", "sigma_s",
+                                      "features")}, info={**reference.info, **published})  # fmt: skip
         except InputError as exc:  # say that it is about the reference, not the samples
             raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
@@ -470,6 +494,10 @@ def _load_reference(
             "`inception-score merge`); a reference is images, or an .npz of statistics (`inception-score stats`)"
         )
     weights = extractor.weights.sha256 if extractor.weights else None
+    if options.ref_sha256 is not None:
+        _check_pinned(ref, options.ref_sha256)
+    if isinstance(ref, str) and ref.lower().endswith(".pkl"):
+        return with_divisor(_edm2_reference(ref, needs), options.cov_divisor)
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
         stored, images_needed = load_statistics(ref, needs, weights, options.resize)
         if not images_needed:
@@ -485,6 +513,31 @@ def _load_reference(
         info = {**stored.info, "num_images": computed.info["num_images"], "computed": computed.info["computed"]}
         return Reference(info=info, **parts)
     return compute_reference(ref, options, forward, work, workers, needs)
+
+
+def _check_pinned(ref: Any, pin: str) -> None:
+    """--ref-sha256: the reference file must have this sha256."""
+    if not isinstance(ref, str) or not os.path.isfile(ref):
+        raise OptionsError(f"ref_sha256: pins the sha256 of a file, and --ref {ref} is not a file")
+    got = file_sha256(ref)
+    if got != pin.strip().lower():
+        raise InputError(f"ref: {ref} has sha256 {got}, not the pinned {pin} (--ref-sha256); refused")
+
+
+def _edm2_reference(path: str, needs: ReferenceNeeds) -> Reference:
+    """An EDM2 reference pickle (``calculate_metrics.py ref``): its ``fid`` part as mu and sigma."""
+    stats = read_edm2_pickle(path)
+    wanted = (("mu_s and sigma_s (spatial statistics, for sFID)", needs.spatial),
+              ("the reference images' features (for KID and precision/recall)", needs.features))  # fmt: skip
+    lacking = [what for what, asked in wanted if asked]
+    if lacking:
+        raise InputError(
+            f"{path}: an EDM2 reference pickle holds mu and sigma only (FID), not {'; not '.join(lacking)}"
+        )
+    info = {"path": path, "kind": EDM2_KIND, "num_images": stats["num_images"], "sha256": file_sha256(path),
+            "spaces": [k for k in ("fid", "fd_dinov2") if k in stats]}  # fmt: skip
+    # stats["fd_dinov2"] (the DINOv2 space) is read and checked; wired once per-space references are on main
+    return Reference(mu=stats["fid"]["mu"], sigma=stats["fid"]["sigma"], info=info)
 
 
 def _extractor(
@@ -507,7 +560,13 @@ def _extractor(
         return custom_extractor(network, device)
     fields = ("logits_unbiased", "logits", "pool3", *(("spatial",) if spatial else ()))
     extractor = inception_extractor(
-        options.weights, device, options.precision, fields, options.compile, work.batch_size, options.progress,
+        options.weights,
+        device,
+        options.precision,
+        fields,
+        options.compile,
+        work.batch_size,
+        options.progress,
         resize=options.resize,
     )
     if options.check_precision:
@@ -539,6 +598,7 @@ def _provenance(
         "spec": spec.to_dict(),
         "precision": options.precision if extractor.named else "custom network",
         "reference": dict(reference.info) if reference is not None else None,
+        "match": match_record(options),  # for the merged result; the settings themselves are in spec
         "batch_size": batch_size,  # recorded, not enforced: another batch size moves results by ~1e-7
     }
 

@@ -160,7 +160,8 @@ def load_statistics(
     still be scored for what ``needs`` asks and the file does not hold.
 
     Raises InputError naming the file: not a reference, wrong shapes or dtypes, NaN, computed with
-    other weights than ``weights_sha256`` or another ``resize`` (this package's files record both), or lacking what is needed and holding no images.
+    other weights than ``weights_sha256`` or another ``resize`` (this package's files record both), or
+    lacking what is needed and holding no images.
     """
     name = os.fsdecode(path)
     kind = statistics_kind(name)
