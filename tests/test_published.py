@@ -154,15 +154,15 @@ def test_a_pinned_sha256_refuses_another_file(server, sets, checkpoint_path, mon
 
 def test_offline_the_error_names_the_url_and_where_to_put_the_file(server, sets, checkpoint_path, capsys) -> None:
     name = "adm:imagenet64"  # the server has nothing at this path: 404
-    entry = REFS[name]
+    entry = dataclasses.replace(REFS[name], url=server.url("/ref_batches/VIRTUAL_imagenet64_labeled.npz"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(REFS, name, dataclasses.replace(entry, url=server.url("/missing.npz")))
+        mp.setitem(REFS, name, entry)
         args = [str(sets["root"] / "samples"), "--ref", name, "--weights", str(checkpoint_path), "--quiet"]
         assert main(args) == 3
     err = capsys.readouterr().err.strip()
     dest = refs_dir() / entry.filename
     assert err.count("\n") == 0
-    assert f"could not download {server.url('/missing.npz')} (HTTP 404 Not Found)" in err
+    assert f"could not download {entry.url} (HTTP 404 Not Found)" in err
     assert f"save it as {dest}" in err and "then run again" in err
     assert not dest.exists()
 

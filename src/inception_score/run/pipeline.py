@@ -500,8 +500,9 @@ def _load_reference(
         return with_divisor(_edm2_reference(ref, needs), options.cov_divisor)
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
         stored, images_needed = load_statistics(ref, needs, weights, options.resize)
+        stored = with_divisor(stored, options.cov_divisor)  # what is computed below already uses the run's divisor
         if not images_needed:
-            return with_divisor(stored, options.cov_divisor)
+            return stored
         missing = ReferenceNeeds(
             moments=needs.moments and stored.mu is None,
             spatial=needs.spatial and stored.mu_s is None,
