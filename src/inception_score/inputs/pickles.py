@@ -6,7 +6,8 @@ pickles (``calculate_metrics.py`` ``save_stats``: ``pickle.dump`` of ``{'num_ima
 {'mu', 'sigma'}, 'fd_dinov2': {'mu', 'sigma'}}``, numpy arrays in plain dicts). This unpickler
 resolves only the few globals that rebuild numpy arrays (``ndarray``, ``dtype``, the
 ``_reconstruct`` and ``_frombuffer`` helpers and ``scalar``, under numpy 1's ``numpy.core`` and
-numpy 2's ``numpy._core`` names); plain containers, numbers and strings need none. Any other
+numpy 2's ``numpy._core`` names, and ``_codecs.encode``, with which protocol 2 writes bytes); plain
+containers, numbers and strings need none. Any other
 global, and any persistent id, is refused with one line naming the file and the global, before
 it is called. The allowed callables only allocate arrays and dtypes from bytes.
 
@@ -23,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import pickle
 from typing import IO, Any
 
@@ -45,6 +47,7 @@ def _numpy_core() -> Any:
 def _allowed() -> dict[tuple[str, str], Any]:
     multiarray, numeric = _numpy_core()
     out: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    out[("_codecs", "encode")] = codecs.encode  # protocol 2 writes bytes as encode(str, "latin1"): no code runs
     for core in ("numpy.core", "numpy._core"):  # files written under numpy 1 or numpy 2
         out[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
         out[(f"{core}.multiarray", "scalar")] = multiarray.scalar
