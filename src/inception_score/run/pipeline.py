@@ -536,7 +536,7 @@ def _edm2_reference(path: str, needs: ReferenceNeeds) -> Reference:
             f"{path}: an EDM2 reference pickle holds mu and sigma only (FID), not {'; not '.join(lacking)}"
         )
     info = {"path": path, "kind": EDM2_KIND, "num_images": stats["num_images"], "sha256": file_sha256(path),
-            "spaces": [k for k in ("fid", "fd_dinov2") if k in stats]}  # fmt: skip
+            "read": ["mu", "sigma"], "spaces": [k for k in ("fid", "fd_dinov2") if k in stats]}  # fmt: skip
     # stats["fd_dinov2"] (the DINOv2 space) is read and checked; wired once per-space references are on main
     return Reference(mu=stats["fid"]["mu"], sigma=stats["fid"]["sigma"], info=info)
 
