@@ -361,4 +361,4 @@ def build_clip(
     device = torch.device(device)
     resolved = locate_weights(weights, CLIP_VITL14_336, progress=progress)
     net = load_clip(resolved.path, device)
-    return prepare_clip, ViTRunner(net, device, precision), resolved
+    return prepare_clip, ViTRunner(net, device, precision, own=True), resolved

@@ -331,4 +331,4 @@ def build_dinov2(
     device = torch.device(device)
     resolved = locate_weights(weights, DINOV2_VITL14, progress=progress)
     net = load_dinov2(resolved.path, device)
-    return partial(prepare_dinov2, mode=resize), ViTRunner(net, device, precision), resolved
+    return partial(prepare_dinov2, mode=resize), ViTRunner(net, device, precision, own=True), resolved
