@@ -116,6 +116,7 @@ def test_only_the_image_tower_is_read(tiny: tuple[torch.nn.Module, Path], monkey
     assert config.depth == 2 and len(tensors) == 8 + 2 * 12
 
 
+@pytest.mark.slow  # full ViT-L size: `python -m pytest -m slow`
 def test_full_vit_l14_336_layout_matches_transformers(tmp_path: Path) -> None:
     ref = clip_reference(small=False, seed=0)
     path = save_clip_safetensors(ref, tmp_path / "model.safetensors")

@@ -103,6 +103,7 @@ def test_positions_are_interpolated_once_per_loaded_network(
     assert torch.equal(net.positions(16)[0, 1:], expected.permute(0, 2, 3, 1).reshape(256, -1))
 
 
+@pytest.mark.slow  # full ViT-L size: `python -m pytest -m slow`
 def test_full_vitl14_official_layout_loads_strictly_and_matches(tmp_path: Path) -> None:
     ref = dinov2_reference(small=False, seed=0)
     state = ref.state_dict()
