@@ -35,7 +35,7 @@ this process updates is image ``rank + k * world_size`` under ``torch.distribute
 ``num_samples`` that is an error (an index beyond N), without it the repeats are scored.
 
 One network pass for several metrics: with ``return_features=True``, ``update`` keeps the batch's
-:class:`~inception_score.features.network.InceptionOutput` (``logits_unbiased``, ``logits``,
+:class:`~inception_score.features.outputs.NetworkOutputs` (``logits_unbiased``, ``logits``,
 ``pool3``) in ``last_output``, and ``metric(images)`` returns it, so FID can be fed from the same
 pass. ``update(logits=...)`` / :meth:`InceptionScore.update_logits` score logits computed
 elsewhere; the network is loaded on the first update with images, never for logits (the
@@ -64,7 +64,7 @@ from torch import Tensor
 from ._version import __version__
 from .errors import InputError, OptionsError
 from .features.extractor import Extractor, NonFiniteOutput, custom_extractor, inception_extractor
-from .features.network import InceptionOutput
+from .features.outputs import NetworkOutputs
 from .inputs.arrays import images_to_uint8
 from .metrics.base import Accumulator
 from .metrics.frechet import spatial_vectors
@@ -174,7 +174,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         num_samples: the number N of images that will be scored: constant memory (see the
             module docstring); None: keep every image's outputs until ``compute``.
         network: stands in for the Inception network: takes the preprocessed N x 3 x 299 x 299
-            batch and returns :class:`~inception_score.features.network.InceptionOutput` or N x C
+            batch and returns :class:`~inception_score.features.outputs.NetworkOutputs` or N x C
             logits (C = ``num_classes``); it must already be on the device the metric runs on. Its
             score is not the standard IS.
         device: where the network runs; default: the metric's device (``metric.to(...)``).
@@ -266,7 +266,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 self.add_state("pool3", [], dist_reduce_fx="cat")
             if "sfid" in self.metrics:
                 self.add_state("spatial", [], dist_reduce_fx="cat")
-        self.last_output: InceptionOutput | None = None
+        self.last_output: NetworkOutputs | None = None
         self._next = 0  # images this process has updated (for the default indexes)
 
     def _spec(self, num_images: int) -> MetricSpec:
@@ -287,11 +287,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         if not self.inception:
             raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
         o = self.options
-        needs = ReferenceNeeds(
-            moments="fid" in self.metrics or o.fid_infinity,
-            spatial="sfid" in self.metrics,
-            features=any(m in self.metrics for m in ("kid", "pr", "prdc")),
-        )
+        needs = ReferenceNeeds.of(self.metrics, o.fid_infinity)
         device = self._device_for_network()
         extractor = self._extractor(device)
         ref = o.ref
@@ -325,7 +321,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             outputs = self._forward(images)
             self.last_output = outputs if self.return_features else None
         else:
-            outputs = InceptionOutput(logits_unbiased=torch.as_tensor(logits).detach())
+            outputs = NetworkOutputs(logits_unbiased=torch.as_tensor(logits).detach())
             self.last_output = None
         logits_t = outputs.require("logits_unbiased")
         shape = tuple(logits_t.shape)
@@ -344,7 +340,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         """Add N x C logits computed elsewhere (without the fc bias, for the standard IS)."""
         self.update(logits=logits, indices=indices)
 
-    def forward(self, images: Any = None, indices: Any = None, *, logits: Any = None) -> InceptionOutput | None:
+    def forward(self, images: Any = None, indices: Any = None, *, logits: Any = None) -> NetworkOutputs | None:
         """``metric(images)``: update, and return the batch's network output if ``return_features``.
 
         (torchmetrics' ``forward`` would return the score of the batch alone, which for IS
@@ -370,7 +366,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             self._nets["extractor"] = cached
         return cached  # type: ignore[no-any-return]
 
-    def _forward(self, images: Any) -> InceptionOutput:
+    def _forward(self, images: Any) -> NetworkOutputs:
         u8 = images_to_uint8(images, self.image_range, "update: images")
         with torch.no_grad():
             try:
@@ -397,7 +393,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             raise InputError(f"update: image indices must be non-negative, got {int(idx.min())}")
         return idx.astype(np.int64), False
 
-    def _add(self, outputs: InceptionOutput, indices: Any) -> None:
+    def _add(self, outputs: NetworkOutputs, indices: Any) -> None:
         n = len(outputs)
         idx, counted = self._indices(n, indices)
         state_device = torch.device(self.device)
@@ -523,7 +519,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         accumulators = build_accumulators(spec, logits.device, self.reference)
         for lo in range(0, len(logits), LOGITS_CHUNK):
             rows = order[lo : lo + LOGITS_CHUNK]
-            outputs = InceptionOutput(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None)
+            outputs = NetworkOutputs(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None)
             if spatial is not None:  # already flattened: the sFID accumulator takes them as they are
                 outputs.memo["spatial_vectors"] = spatial[rows]
             for accumulator in accumulators:
