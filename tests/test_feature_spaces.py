@@ -133,8 +133,9 @@ def test_each_kind_reads_its_space_and_names_its_fields() -> None:
     names = [a.name for a in accumulators]
     assert {"features", "features_dinov2", "fid", "fd_dinov2", "kid", "kd_dinov2", "pr_dinov2", "prdc_dinov2",
             "fd_infinity_dinov2"} <= set(names)  # fmt: skip
-    out = NetworkOutputs(logits_unbiased=torch.eye(3)[torch.arange(n) % 3] * 4,
-                         pool3=torch.from_numpy(samples["pool3"]), dinov2=torch.from_numpy(samples["dinov2"]))  # fmt: skip
+    logits = torch.eye(3)[torch.arange(n) % 3] * 4
+    vectors = {s: torch.from_numpy(v) for s, v in samples.items()}
+    out = NetworkOutputs(logits_unbiased=logits, **vectors)
     for a in accumulators:
         a.update(out, np.arange(n))
     result = build_result(Measurement(accumulators, spec, {"num_images": n, "splits": 1, "protocol": "original",

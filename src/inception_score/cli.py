@@ -128,6 +128,7 @@ def build_stats_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spatial", action="store_true", help="also mu_s/sigma_s of the spatial features (sFID)")
     parser.add_argument(
         "--metrics",
+        dest="stats_metrics",  # not the run's --metrics (which compare with a --ref): what the file is for
         metavar="LIST",
         help="the metrics the file is for, comma-separated (default: fid): pool3 statistics for fid, kid, pr, prdc; "
         "mu_dinov2/sigma_dinov2 (and with --with-features features_dinov2) for fd_dinov2 and the other *_dinov2 "
@@ -273,7 +274,7 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
     if command == "stats":
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options) if f.name in RUN_FLAGS}
         return compute_statistics(list(args.sources), args.output, features=args.with_features,
-                                  spatial=args.spatial, metrics=args.metrics, progress=options.progress,
+                                  spatial=args.spatial, metrics=args.stats_metrics, progress=options.progress,
                                   **values)  # fmt: skip
     if command == "evaluate":
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options)

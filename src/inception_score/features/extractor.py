@@ -105,8 +105,7 @@ class FeatureNetwork:
 
     def __call__(self, images: Tensor | list[Tensor], device: torch.device) -> Tensor:
         """The batch's vectors, N x ``dim`` float32 on ``device``; NonFiniteOutput for NaN or inf."""
-        x = self.prepare(images)
-        x = x.to(device, non_blocking=True) if isinstance(x, Tensor) else x
+        x = self.prepare(images, device=device)  # the float work of the resize on the network's device
         vectors = self.forward(x).float()
         if vectors.dim() != 2 or vectors.shape[1] != self.dim:
             raise InputError(f"{self.description}: gave shape {tuple(vectors.shape)}, expected N x {self.dim}")
@@ -322,15 +321,11 @@ def _factory(field_name: str) -> Callable[..., Any]:
 
 
 def _width(forward: Callable[[Tensor], Tensor], prepare: Callable[..., Tensor], device: torch.device) -> int:
-    """The width of a network's vectors: declared by the module (``output_dim``/``embed_dim``), or one probe."""
-    for owner in (forward, getattr(forward, "__self__", None)):
-        for attribute in ("output_dim", "embed_dim", "dim"):
-            value = getattr(owner, attribute, None)
-            if isinstance(value, int):
-                return value
-    probe = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
+    """The width of a network's vectors, from one probe image (a full-size network gives its
+    documented width; a smaller configuration of the same code, in tests, its own)."""
+    probe = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
     with torch.inference_mode():
-        return int(forward(prepare(probe).to(device)).shape[1])
+        return int(forward(prepare(probe, device=device)).shape[1])
 
 
 def feature_network(

@@ -245,7 +245,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     SplitPlan(options.protocol, num_images, options.splits)  # refuse impossible splits before any work
     _check_counts(metrics, kid_implied, num_images, options)
     work = assign_work(opened, device, options.device, options.batch_size, options.precision, options.shard)
-    _check_network_options(options, metrics)
+    check_network_options(options, metrics)
     extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics, fid="fid" in metrics,
                            spaces=spaces_of(metrics))  # fmt: skip
     _check_fields(extractor, metrics, options)
@@ -422,7 +422,7 @@ def _feature_dims(extractor: Extractor) -> tuple[tuple[str, int], ...]:
     return tuple((s, d) for s, d in sorted(extractor.dims.items()) if d != SPACES[s].dim)
 
 
-def _check_network_options(options: Options, metrics: Sequence[str]) -> None:
+def check_network_options(options: Options, metrics: Sequence[str]) -> None:
     """Options of a network no requested metric runs are refused, never silently ignored."""
     spaces = spaces_of(metrics)
     unused = {
@@ -708,7 +708,7 @@ def statistics(
         raise OptionsError(f"stats -o: {shown}: expected a file name ending in .npz (what --ref reads)")
     wanted = _stats_metrics(metrics, spatial)
     with recording():
-        _check_network_options(options, wanted)
+        check_network_options(options, wanted)
         device = resolve_device(options.device)
         opened = open_sources(sources, options.recursive, options.num_samples, options.image_range,
                               _module_options(options))  # fmt: skip
