@@ -9,7 +9,6 @@ that everything that works for FID works for these spaces.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
