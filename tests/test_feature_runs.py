@@ -35,8 +35,8 @@ def nets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for field in ("dinov2", "clip"):
         monkeypatch.setitem(FACTORIES, field, factory(field, calls))
     release_network()
-    yield {"dinov2": save_weights(tmp_path / "dinov2.pth", "dinov2"), "clip": save_weights(tmp_path / "clip.pth", "clip"),
-           "calls": calls}  # fmt: skip
+    weights = {field: save_weights(tmp_path / f"{field}.pth", field) for field in ("dinov2", "clip")}
+    yield {**weights, "calls": calls}
     release_network()
 
 
