@@ -190,3 +190,19 @@ def test_statistics_file_round_trip_per_space(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="without features_clip"):
         save_reference(path, Reference(mu_clip=parts["mu_clip"], sigma_clip=parts["sigma_clip"]), {})
         load_statistics(path, ReferenceNeeds.of(("cmmd",)), None)
+
+
+def test_report_table_shows_fd_dinov2_and_cmmd(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from inception_score.report.data import ReportData
+    from inception_score.report.html import write_report
+    from inception_score.report.result import Result
+
+    result = Result(inception_score_mean=9.5, inception_score_std=0.1, split_scores=[9.4, 9.6], num_images=100,
+                    splits=2, protocol="original", weights_sha256="ab" * 32, fd_dinov2=123.25, cmmd=0.5625,
+                    cmmd_drop_remainder=True, cmmd_num_samples=96, cmmd_num_reference=64, kd_dinov2_mean=0.01,
+                    kd_dinov2_std=0.002)  # fmt: skip
+    text = write_report(tmp_path, ReportData(result)).read_text(encoding="utf-8")
+    assert '<th>FD_DINOv2</th><td class="num">123.2500</td>' in text
+    assert '<th>CMMD</th><td class="num">0.5625</td>' in text and "96 vs 64 images, last partial batches" in text
+    assert '<th>KD_DINOv2</th><td class="num">0.01000 ± 0.00200</td>' in text

@@ -352,10 +352,7 @@ def feature_network(
     kept = _KEPT_NETWORKS.get(key)
     if kept is not None:
         return kept
-    try:
-        prepare, forward, resolved = factory(weights, device, precision, progress=progress, **preprocessing)
-    except TypeError:  # a factory without a progress bar
-        prepare, forward, resolved = factory(weights, device, precision, **preprocessing)
+    prepare, forward, resolved = factory(weights, device, precision, progress=progress, **preprocessing)
     tag = "-".join(f"{k}-{v}" for k, v in sorted(preprocessing.items()))
     network = FeatureNetwork(
         field_name, prepare, HalvingOnOOM(forward), _width(forward, prepare, device), resolved,
