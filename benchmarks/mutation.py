@@ -89,6 +89,7 @@ FRECHET = tuple(
         "moments_equal_numpy_mean_and_cov_and_fid_equals_torch_fidelity",
     )
 )
+SPACES_TESTS = ("tests/test_feature_spaces.py",)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,17 @@ MUTANTS: tuple[Mutant, ...] = (
            "python -m inception_score exits 0 whatever happened", EXIT_CODES),
     Mutant("cli-exit-code", "src/inception_score/cli.py", "return exc.exit_code", "return 1",
            "every error exits 1 instead of its code (2 options, 3 inputs, 4 weights)", EXIT_CODES),
+    # ------------------------------------------------------------ feature spaces and CMMD (metrics/cmmd.py, ...)
+    Mutant("cmmd-sigma", "src/inception_score/metrics/cmmd.py", "gamma = 1.0 / (2.0 * CMMD_SIGMA**2)",
+           "gamma = 1.0 / CMMD_SIGMA**2", "CMMD's kernel with gamma 1/sigma^2 instead of 1/(2 sigma^2)", SPACES_TESTS),
+    Mutant("cmmd-triangle", "src/inception_score/metrics/cmmd.py", "weight = 2.0 if b is None and clo > lo else 1.0",
+           "weight = 1.0", "CMMD's symmetric sums count each off-diagonal block once", SPACES_TESTS),
+    Mutant("cmmd-remainder-kept", "src/inception_score/metrics/cmmd.py",
+           "a, b = a[: len(a) // CMMD_BATCH * CMMD_BATCH], b[: len(b) // CMMD_BATCH * CMMD_BATCH]",
+           "a, b = a, b[: len(b) // CMMD_BATCH * CMMD_BATCH]",
+           "--cmmd-drop-remainder leaves the samples' last partial batch in", SPACES_TESTS),
+    Mutant("space-reads-pool3", "src/inception_score/metrics/frechet.py", "return outputs.require(self.space)",
+           'return outputs.require("pool3")', "the Fréchet distance reads pool3 whatever its space", SPACES_TESTS),
 )  # fmt: skip
 
 

@@ -358,6 +358,7 @@ def feature_network(
         field_name, prepare, HalvingOnOOM(forward), _width(forward, prepare, device), resolved,
         _NAMES.get(field_name, field_name), precision, tag,
     )  # fmt: skip
-    _KEPT_NETWORKS.clear() if len(_KEPT_NETWORKS) > 4 else None
+    if len(_KEPT_NETWORKS) >= 4:  # a fast and an exact copy of each of two networks at most
+        _KEPT_NETWORKS.clear()
     _KEPT_NETWORKS[key] = network
     return network

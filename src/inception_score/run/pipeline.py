@@ -455,16 +455,16 @@ def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options
 def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, options: Options) -> None:
     """Refuse, before any work, sample sets too small for a metric asked for."""
     least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1, "cmmd": 32 if options.cmmd_drop_remainder else 1}
-    for metric in metrics:
-        kind = METRICS.get(metric, ("", ""))[0]
-        if metric not in least and kind in ("fd", "pr", "prdc", "fd_infinity", "kd"):
-            base = {"fd": "fid", "fd_infinity": "fid", "pr": "pr", "prdc": "prdc", "kd": "kid"}[kind]
-            least[metric] = options.kid_subset_size if kind == "kd" else least[base]
     if "kid" in metrics and not kid_implied:
         least["kid"] = options.kid_subset_size
+    by_kind = {"fd": 2, "fd_infinity": 2, "pr": 4, "prdc": options.prdc_k + 1, "kd": options.kid_subset_size}
+    for metric in metrics:  # the same kinds in the DINOv2 and CLIP spaces
+        kind, space = METRICS.get(metric, ("", "pool3"))
+        if space not in ("pool3", "spatial") and kind in by_kind:
+            least[metric] = by_kind[kind]
     for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
         if num_images < least.get(metric, 0):
-            hint = " (set --kid-subset-size)" if metric == "kid" else ""
+            hint = " (set --kid-subset-size)" if metric == "kid" or metric.startswith("kd_") else ""
             raise InputError(
                 f"{metric}: needs at least {least[metric]} sample images, got {plural(num_images, 'image')}{hint}"
             )
