@@ -204,4 +204,4 @@ def test_cli_json_and_exit_codes(nets, sets, checkpoint_path, capsys) -> None:
     assert main([*base, "--dinov2-weights", str(nets["dinov2"])]) == 2
     assert "--dinov2-weights: only for the DINOv2 metrics" in capsys.readouterr().err
     assert main([*base, "--ref", str(sets["real"]), "--metrics", "fd_dinov2", "--dinov2-resize", "bicubic"]) == 2
-    assert "--dinov2-resize: got 'bicubic'" in capsys.readouterr().err
+    assert "--dinov2-resize: invalid choice: 'bicubic'" in capsys.readouterr().err
