@@ -242,7 +242,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             bootstrap=bootstrap,
             seed=seed,
             ref=ref,
-            metrics=tuple(metrics) if metrics is not None else None,
+            metrics=metrics if metrics is None or isinstance(metrics, str) else tuple(metrics),  # "fid,kid" too
             kid_subsets=kid_subsets,
             kid_subset_size=kid_subset_size,
             fid_infinity=fid_infinity,
