@@ -91,6 +91,7 @@ FRECHET = tuple(
 )
 MATCH = ("tests/test_match.py",)
 PUBLISHED = ("tests/test_published.py::test_an_edm2_pickle_with_a_code_payload_never_runs_it",)
+SPACES_TESTS = ("tests/test_feature_spaces.py",)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("unpickler-allows-all", "src/inception_score/inputs/pickles.py", "if found is None:",
            "if found is None:\n            return super().find_class(module, name)\n        if False:",
            "the safe unpickler resolves any global (a pickle can run code)", PUBLISHED),
+    # ------------------------------------------------------------ feature spaces and CMMD (metrics/cmmd.py, ...)
+    Mutant("cmmd-sigma", "src/inception_score/metrics/cmmd.py", "gamma = 1.0 / (2.0 * CMMD_SIGMA**2)",
+           "gamma = 1.0 / CMMD_SIGMA**2", "CMMD's kernel with gamma 1/sigma^2 instead of 1/(2 sigma^2)", SPACES_TESTS),
+    Mutant("cmmd-triangle", "src/inception_score/metrics/cmmd.py", "weight = 2.0 if b is None and clo > lo else 1.0",
+           "weight = 1.0", "CMMD's symmetric sums count each off-diagonal block once", SPACES_TESTS),
+    Mutant("cmmd-remainder-kept", "src/inception_score/metrics/cmmd.py",
+           "a, b = a[: len(a) // CMMD_BATCH * CMMD_BATCH], b[: len(b) // CMMD_BATCH * CMMD_BATCH]",
+           "a, b = a, b[: len(b) // CMMD_BATCH * CMMD_BATCH]",
+           "--cmmd-drop-remainder leaves the samples' last partial batch in", SPACES_TESTS),
+    Mutant("space-reads-pool3", "src/inception_score/metrics/frechet.py", "return outputs.require(self.space)",
+           'return outputs.require("pool3")', "the Fréchet distance reads pool3 whatever its space", SPACES_TESTS),
 )  # fmt: skip
 
 

@@ -42,7 +42,8 @@ _EXPORTS = {
     "ISAccumulator": "metrics.inception",
     "inception_score_from_logits": "metrics.inception",
     "InceptionV3": "features.network",
-    "InceptionOutput": "features.network",
+    "InceptionOutput": "features.network",  # the old name of NetworkOutputs
+    "NetworkOutputs": "features.outputs",
     "preprocess": "features.preprocess",
     "load_network": "features.extractor",
     "release_network": "features.extractor",
@@ -192,7 +193,13 @@ def evaluate(ref_batch: Any, sample_batch: Any, **options: Any) -> Result:
 
 
 def compute_statistics(
-    source: Any, output: str, *, features: bool = False, spatial: bool = False, **options: Any
+    source: Any,
+    output: str,
+    *,
+    features: bool = False,
+    spatial: bool = False,
+    metrics: Any = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Compute a reference once and write it to ``output`` (``.npz``): what ``--ref`` reads back.
 
@@ -201,7 +208,10 @@ def compute_statistics(
     the images in ``arr_0``), with ``spatial`` also
     ``mu_s``/``sigma_s`` (sFID), with ``features`` the pool3 rows (KID, precision/recall: 8 KB per
     image), and its provenance (weights sha256, N, package version). Written atomically; the output
-    path is checked before any work.
+    path is checked before any work. ``metrics`` (``"fid,fd_dinov2"`` or a list; default ``fid``)
+    chooses the feature spaces: ``mu_dinov2``/``sigma_dinov2`` (and ``features_dinov2`` with
+    ``features``) for the ``*_dinov2`` metrics, ``mu_clip``/``sigma_clip``/``features_clip`` for
+    the ``*_clip`` ones and ``cmmd``; pool3's only when a pool3 metric is asked for.
 
     Returns:
         the provenance written (a dict).
@@ -213,4 +223,6 @@ def compute_statistics(
     from .options import Options
     from .run.pipeline import statistics
 
-    return statistics(source, output, Options.from_kwargs(**options), features=features, spatial=spatial)
+    return statistics(
+        source, output, Options.from_kwargs(**options), features=features, spatial=spatial, metrics=metrics
+    )

@@ -86,7 +86,7 @@ def _option_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None =
 
 
 RUN_FLAGS = ("weights", "device", "batch_size", "num_workers", "recursive", "image_range", "on_error", "precision",
-             "cache", "compile", "resize")  # fmt: skip
+             "cache", "compile", "resize", "dinov2_weights", "dinov2_resize", "clip_weights")  # fmt: skip
 
 
 USAGE = f"""\
@@ -141,6 +141,14 @@ def build_stats_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to write the statistics")
     parser.add_argument("--with-features", action="store_true", help="also the pool3 features (8 KB per image)")
     parser.add_argument("--spatial", action="store_true", help="also mu_s/sigma_s of the spatial features (sFID)")
+    parser.add_argument(
+        "--metrics",
+        dest="stats_metrics",  # not the run's --metrics (which compare with a --ref): what the file is for
+        metavar="LIST",
+        help="the metrics the file is for, comma-separated (default: fid): pool3 statistics for fid, kid, pr, prdc; "
+        "mu_dinov2/sigma_dinov2 (and with --with-features features_dinov2) for fd_dinov2 and the other *_dinov2 "
+        "metrics; the same for *_clip; cmmd writes features_clip",
+    )
     _option_flags(parser, (*RUN_FLAGS, "match"))
     _output_flags(parser)
     return parser
@@ -320,7 +328,8 @@ def _run_command(command: str | None, args: argparse.Namespace) -> Any:
         given = (*RUN_FLAGS, "match")  # only those on the command line, so that --resize overrides --match
         values = {name: getattr(options, name) for name in given if name in options.explicit}
         return compute_statistics(list(args.sources), args.output, features=args.with_features,
-                                  spatial=args.spatial, progress=options.progress, **values)  # fmt: skip
+                                  spatial=args.spatial, metrics=args.stats_metrics, progress=options.progress,
+                                  **values)  # fmt: skip
     if command == "evaluate":
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(Options)
                   if f.name != "ref" and getattr(args, f.name, None) not in (None, False)}  # fmt: skip

@@ -35,7 +35,7 @@ this process updates is image ``rank + k * world_size`` under ``torch.distribute
 ``num_samples`` that is an error (an index beyond N), without it the repeats are scored.
 
 One network pass for several metrics: with ``return_features=True``, ``update`` keeps the batch's
-:class:`~inception_score.features.network.InceptionOutput` (``logits_unbiased``, ``logits``,
+:class:`~inception_score.features.outputs.NetworkOutputs` (``logits_unbiased``, ``logits``,
 ``pool3``) in ``last_output``, and ``metric(images)`` returns it, so FID can be fed from the same
 pass. ``update(logits=...)`` / :meth:`InceptionScore.update_logits` score logits computed
 elsewhere; the network is loaded on the first update with images, never for logits (the
@@ -63,11 +63,13 @@ from torch import Tensor
 
 from ._version import __version__
 from .errors import InputError, OptionsError
-from .features.extractor import Extractor, NonFiniteOutput, custom_extractor, inception_extractor
-from .features.network import InceptionOutput
+from .features.extractor import Extractor, NonFiniteOutput, custom_extractor, feature_network, inception_extractor
+from .features.outputs import NetworkOutputs
+from .features.spaces import SPACES
 from .inputs.arrays import images_to_uint8
 from .metrics.base import Accumulator
 from .metrics.frechet import spatial_vectors
+from .metrics.names import spaces_of
 from .metrics.reference import Reference
 from .metrics.registry import MetricSpec, build_accumulators
 from .options import Options
@@ -174,7 +176,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         num_samples: the number N of images that will be scored: constant memory (see the
             module docstring); None: keep every image's outputs until ``compute``.
         network: stands in for the Inception network: takes the preprocessed N x 3 x 299 x 299
-            batch and returns :class:`~inception_score.features.network.InceptionOutput` or N x C
+            batch and returns :class:`~inception_score.features.outputs.NetworkOutputs` or N x C
             logits (C = ``num_classes``); it must already be on the device the metric runs on. Its
             score is not the standard IS.
         device: where the network runs; default: the metric's device (``metric.to(...)``).
@@ -185,6 +187,12 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             from ``metric(images)``).
         num_classes: the network's number of outputs (1008 for Inception).
         bootstrap, seed: as for :func:`inception_score.compute` (ci95; is_infinity's subsets).
+        ref, metrics, kid_subsets, kid_subset_size, fid_infinity, pr_precision, prdc_k: the
+            comparison metrics, as for :func:`inception_score.compute` (``metrics`` may name the
+            DINOv2 and CLIP ones: ``fd_dinov2``, ``cmmd``...; their networks run beside Inception
+            on each batch, and only then).
+        dinov2_weights, dinov2_resize, clip_weights, cmmd_drop_remainder: as for
+            :func:`inception_score.compute` (``--dinov2-weights`` ...).
         kwargs: options of ``torchmetrics.Metric`` (``process_group``, ``sync_on_compute``...).
 
     Raises:
@@ -217,6 +225,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         fid_infinity: bool = False,
         pr_precision: str = "float16",
         prdc_k: int = 5,
+        dinov2_weights: str | os.PathLike[str] | None = None,
+        dinov2_resize: str = "torch",
+        clip_weights: str | os.PathLike[str] | None = None,
+        cmmd_drop_remainder: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -230,12 +242,16 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             bootstrap=bootstrap,
             seed=seed,
             ref=ref,
-            metrics=tuple(metrics) if metrics is not None else None,
+            metrics=metrics if metrics is None or isinstance(metrics, str) else tuple(metrics),  # "fid,kid" too
             kid_subsets=kid_subsets,
             kid_subset_size=kid_subset_size,
             fid_infinity=fid_infinity,
             pr_precision=pr_precision,
             prdc_k=prdc_k,
+            dinov2_weights=os.fspath(dinov2_weights) if dinov2_weights is not None else None,
+            dinov2_resize=dinov2_resize,
+            clip_weights=os.fspath(clip_weights) if clip_weights is not None else None,
+            cmmd_drop_remainder=cmmd_drop_remainder,
             progress=False,
         )
         from .checks import check_image_range, check_int
@@ -248,10 +264,19 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         # putting 100 MB of Inception weights into every checkpoint of a model that holds the metric.
         self._nets: dict[str, Any] = {"custom": network} if network is not None else {}
         self.inception = network is None
-        from .run.pipeline import resolve_metrics
+        from .run.pipeline import check_network_options, resolve_metrics
 
         self.metrics, _ = resolve_metrics(self.options)
+        check_network_options(self.options, self.metrics)
+        # DINOv2 and CLIP run beside Inception only for the metrics in their space
+        self.spaces = tuple(s for s in ("dinov2", "clip") if s in spaces_of(self.metrics))
+        if self.spaces and not self.inception:
+            raise OptionsError(
+                "metrics: the DINOv2 and CLIP metrics run beside the Inception network, not a custom one"
+            )
         self.reference: Reference | None = self._load_reference() if self.options.ref is not None else None
+        # the width of each space's vectors (a small test network's may differ from the full one's)
+        self._dims = self._extractor(self._device_for_network()).dims if self.spaces else {}
         self._accumulators: list[Accumulator] | None = None
         if num_samples is not None:
             self._accumulators = build_accumulators(self._spec(num_samples), reference=self.reference)
@@ -266,7 +291,9 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 self.add_state("pool3", [], dist_reduce_fx="cat")
             if "sfid" in self.metrics:
                 self.add_state("spatial", [], dist_reduce_fx="cat")
-        self.last_output: InceptionOutput | None = None
+            for space in self.spaces:  # DINOv2 features, CLIP embeddings: 4 and 3 KB an image
+                self.add_state(space, [], dist_reduce_fx="cat")
+        self.last_output: NetworkOutputs | None = None
         self._next = 0  # images this process has updated (for the default indexes)
 
     def _spec(self, num_images: int) -> MetricSpec:
@@ -276,28 +303,27 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed,
             metrics=self.metrics, fid_infinity=o.fid_infinity, kid_subsets=o.kid_subsets,
             kid_subset_size=o.kid_subset_size, pr_precision=o.pr_precision, prdc_k=o.prdc_k,
+            cmmd_drop_remainder=o.cmmd_drop_remainder,
+            feature_dims=tuple((s, d) for s, d in sorted(self._dims.items()) if d != SPACES[s].dim),
         )  # fmt: skip
 
     def _load_reference(self) -> Reference:
         """The reference of ``ref=``: read from a statistics file, or its images scored now, once,
         with this metric's network (a training loop should pass a file from ``inception-score stats``)."""
+        from .run.pipeline import network_provenance
         from .run.plan import Work
         from .run.reference import ReferenceNeeds, compare_provenance, compute_reference, load_statistics
 
         if not self.inception:
             raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
         o = self.options
-        needs = ReferenceNeeds(
-            moments="fid" in self.metrics or o.fid_infinity,
-            spatial="sfid" in self.metrics,
-            features=any(m in self.metrics for m in ("kid", "pr", "prdc")),
-        )
+        needs = ReferenceNeeds.of(self.metrics, o.fid_infinity)
         device = self._device_for_network()
         extractor = self._extractor(device)
         ref = o.ref
         if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
             weights = extractor.weights.sha256 if extractor.weights else None
-            stored, images_needed = load_statistics(ref, needs, weights)
+            stored, images_needed = load_statistics(ref, needs, weights, network_provenance(extractor))
             if not images_needed:
                 compare_provenance(stored.info, o.precision)  # a reference of another precision: warned about
                 return stored
@@ -325,7 +351,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             outputs = self._forward(images)
             self.last_output = outputs if self.return_features else None
         else:
-            outputs = InceptionOutput(logits_unbiased=torch.as_tensor(logits).detach())
+            outputs = NetworkOutputs(logits_unbiased=torch.as_tensor(logits).detach())
             self.last_output = None
         logits_t = outputs.require("logits_unbiased")
         shape = tuple(logits_t.shape)
@@ -344,7 +370,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         """Add N x C logits computed elsewhere (without the fc bias, for the standard IS)."""
         self.update(logits=logits, indices=indices)
 
-    def forward(self, images: Any = None, indices: Any = None, *, logits: Any = None) -> InceptionOutput | None:
+    def forward(self, images: Any = None, indices: Any = None, *, logits: Any = None) -> NetworkOutputs | None:
         """``metric(images)``: update, and return the batch's network output if ``return_features``.
 
         (torchmetrics' ``forward`` would return the score of the batch alone, which for IS
@@ -367,10 +393,15 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 )
             else:
                 cached = custom_extractor(self._nets["custom"], device, description="network")
+            o = self.options
+            for space in self.spaces:
+                weights = o.dinov2_weights if space == "dinov2" else o.clip_weights
+                extra = {"resize": o.dinov2_resize} if space == "dinov2" else {}
+                cached.networks.append(feature_network(space, weights, device, o.precision, False, **extra))
             self._nets["extractor"] = cached
         return cached  # type: ignore[no-any-return]
 
-    def _forward(self, images: Any) -> InceptionOutput:
+    def _forward(self, images: Any) -> NetworkOutputs:
         u8 = images_to_uint8(images, self.image_range, "update: images")
         with torch.no_grad():
             try:
@@ -397,7 +428,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             raise InputError(f"update: image indices must be non-negative, got {int(idx.min())}")
         return idx.astype(np.int64), False
 
-    def _add(self, outputs: InceptionOutput, indices: Any) -> None:
+    def _add(self, outputs: NetworkOutputs, indices: Any) -> None:
         n = len(outputs)
         idx, counted = self._indices(n, indices)
         state_device = torch.device(self.device)
@@ -427,6 +458,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 if outputs.spatial is None:
                     raise InputError("update: sFID needs the spatial features: give images, not logits")
                 self.spatial.append(spatial_vectors(outputs.spatial).float())  # 2023 numbers an image
+            for space in self.spaces:
+                if getattr(outputs, space) is None:
+                    raise InputError(f"update: the {space} metrics need the images, not logits")
+                getattr(self, space).append(getattr(outputs, space).float())
         if counted:
             self._next += n
 
@@ -478,6 +513,8 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 self._bound()  # back to the local (unsynced) state
 
     def _facts(self, spec: MetricSpec) -> dict[str, Any]:
+        from .run.pipeline import network_facts
+
         extractor = self._nets.get("extractor")
         weights = extractor.weights if extractor is not None else None
         if weights is None and self.inception:  # logits only so far: name the weights they should come from
@@ -501,6 +538,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             "device": str(self._device_for_network()),
             "metrics": list(spec.metrics),
             "fid_reference": dict(self.reference.info) if self.reference is not None else None,
+            **(network_facts(extractor) if extractor is not None else {}),
         }
 
     def _from_outputs(self, states: dict[str, Any]) -> tuple[list[Accumulator], MetricSpec]:
@@ -520,11 +558,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         if pool3 is not None and bool(pool3.isnan().any()):
             pool3 = None  # some updates were logits alone: no near-duplicate statistics
         spatial = _cat(states["spatial"], 2023, torch.float32).to(logits.device) if "sfid" in self.metrics else None
+        vectors = {s: _cat(states[s], self._dims[s], torch.float32).to(logits.device) for s in self.spaces}
         spec = self._spec(len(logits))
         accumulators = build_accumulators(spec, logits.device, self.reference)
         for lo in range(0, len(logits), LOGITS_CHUNK):
             rows = order[lo : lo + LOGITS_CHUNK]
-            outputs = InceptionOutput(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None)
+            outputs = NetworkOutputs(logits_unbiased=logits[rows], pool3=pool3[rows] if pool3 is not None else None,
+                                     **{s: v[rows] for s, v in vectors.items()})  # fmt: skip
             if spatial is not None:  # already flattened: the sFID accumulator takes them as they are
                 outputs.memo["spatial_vectors"] = spatial[rows]
             for accumulator in accumulators:

@@ -31,16 +31,29 @@ from typing import Any
 
 from .checks import check_choice, check_device, check_image_range, check_int, check_shard, check_triple
 from .errors import OptionsError, a
+from .metrics.names import METRICS as _METRIC_TABLE
 from .metrics.protocols import PROTOCOLS
 from .presets import COV_DIVISORS, KID_PROTOCOL_NAMES, PRESETS, RESIZES
 
-__all__ = ["Options", "ON_ERROR", "PRECISIONS", "LATENTS", "METRICS", "PR_PRECISIONS", "parse_pair"]
+__all__ = [
+    "Options",
+    "ON_ERROR",
+    "PRECISIONS",
+    "LATENTS",
+    "METRICS",
+    "PR_PRECISIONS",
+    "DINOV2_RESIZES",
+    "parse_pair",
+]
 
 ON_ERROR = ("fail", "skip")
 PRECISIONS = ("exact", "fast")
 LATENTS = ("normal", "sobol")
-METRICS = ("is", "fid", "kid", "sfid", "pr", "prdc")  # IS; FID, KID, sFID, precision/recall, density/coverage
+# IS; FID, KID, sFID, precision/recall, density/coverage in pool3; fd_, kd_, pr_, prdc_, fd_infinity_ in
+# dinov2 and clip space; cmmd (metrics/names.py)
+METRICS = tuple(_METRIC_TABLE)
 PR_PRECISIONS = ("float16", "float32")
+DINOV2_RESIZES = ("torch", "pil")  # EDM2's resize_mode: torch (its default) or pil (= dgm-eval)
 
 
 # --------------------------------------------------------------------------- command-line parsers
@@ -233,7 +246,9 @@ class Options:
     metrics: tuple[str, ...] | None = _opt(
         None,
         "what to compute, comma-separated: is, fid, kid, sfid, pr (precision/recall), prdc (density/coverage); "
-        "default: is, plus fid and kid with --ref (kid when the reference has images)",
+        "the same in DINOv2 and CLIP space: fd_dinov2, kd_dinov2, pr_dinov2, prdc_dinov2, fd_infinity_dinov2, "
+        "fd_clip, kd_clip, pr_clip, prdc_clip, fd_infinity_clip; cmmd (CLIP, Jayasumana et al. 2024). "
+        "Default: is, plus fid and kid with --ref (kid when the reference has images)",
         parse=_parse_metrics,
         metavar="LIST",
     )
@@ -275,6 +290,29 @@ class Options:
         "n-1",
         "FID: divide the covariance by n-1 (np.cov: pytorch-fid, torch-fidelity, ADM; default) or by n (StyleGAN)",
         choices=COV_DIVISORS,
+    )
+    dinov2_weights: str | None = _opt(
+        None,
+        "DINOv2 ViT-L/14 weights (dinov2_vitl14_pretrain.pth) for the *_dinov2 metrics; default: "
+        "$INCEPTION_SCORE_DINOV2_WEIGHTS, then the torch hub cache, then download",
+        metavar="PATH",
+    )
+    dinov2_resize: str = _opt(
+        "torch",
+        "DINOv2's resize to 224: torch (EDM2's default: bicubic, antialiased, on floats) or pil (EDM2's 'pil' "
+        "mode = dgm-eval: PIL bicubic to uint8)",
+        choices=DINOV2_RESIZES,
+    )
+    clip_weights: str | None = _opt(
+        None,
+        "CLIP ViT-L/14@336 weights (Hugging Face openai/clip-vit-large-patch14-336 model.safetensors) for cmmd and "
+        "the *_clip metrics; default: $INCEPTION_SCORE_CLIP_WEIGHTS, then the Hugging Face cache",
+        metavar="PATH",
+    )
+    cmmd_drop_remainder: bool = _opt(
+        False,
+        "CMMD: leave out the last partial batch of 32 of each set, as Google's reference does (default: every "
+        "image counts)",
     )
     compile: bool = _opt(
         False,
@@ -348,14 +386,16 @@ class Options:
         set_(self, "shard", check_shard(self.shard))
         if self.ref is not None and hasattr(self.ref, "__fspath__"):
             set_(self, "ref", str(self.ref.__fspath__()))
-        for name in ("weights", "generator", "classifier", "save_stats", "state", "cache", "report", "ref_sha256"):
+        check_choice(self.dinov2_resize, "dinov2_resize", DINOV2_RESIZES)
+        for name in ("weights", "dinov2_weights", "clip_weights", "generator", "classifier", "save_stats", "state",
+                     "cache", "report", "ref_sha256"):  # fmt: skip
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 if hasattr(value, "__fspath__"):
                     set_(self, name, str(value.__fspath__()))
                 else:
                     raise OptionsError(f"{name}: got {a(type(value).__name__)}, expected a path or spec as a string")
-        for name in ("recursive", "compile", "progress", "fid_infinity", "sample_statistics"):
+        for name in ("recursive", "compile", "progress", "fid_infinity", "sample_statistics", "cmmd_drop_remainder"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name}: got {getattr(self, name)!r}, expected True or False")
         if self.check_precision and self.precision != "fast":

@@ -1,4 +1,4 @@
-"""uint8 images -> the network's outputs by name (:class:`~.network.InceptionOutput`).
+"""uint8 images -> the network's outputs by name (:class:`~.outputs.NetworkOutputs`).
 
 Preprocessing, the 2015 graph, its weights, the runner (precision, compile), the cache; DINOv2
 ViT-L/14 (``dinov2``) and CLIP ViT-L/14@336 (``clip``) on the shared ViT pieces (``vit``), each with

@@ -35,8 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -44,70 +43,28 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import WeightsError
+from .outputs import FIELDS, NetworkOutputs
 
-__all__ = ["InceptionV3", "InceptionOutput", "NUM_CLASSES", "FEATURE_DIM", "INPUT_SIZE", "SPATIAL_CHANNELS", "FIELDS"]
+# The outputs of every network by field name; the Inception network fills four of them. The old
+# name stays, as the public name it was.
+InceptionOutput = NetworkOutputs
+
+__all__ = [
+    "InceptionV3",
+    "InceptionOutput",
+    "NetworkOutputs",
+    "NUM_CLASSES",
+    "FEATURE_DIM",
+    "INPUT_SIZE",
+    "SPATIAL_CHANNELS",
+    "FIELDS",
+]
 
 NUM_CLASSES = 1008
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
 SPATIAL_CHANNELS = 192  # Mixed_6d.branch1x1: the first 192 channels of Mixed_6d's output
-FIELDS = ("logits_unbiased", "logits", "pool3", "spatial")
-
-
-@dataclass
-class InceptionOutput:
-    """What one forward pass gives, by name; a field is None when it was not asked for (or a
-    custom network cannot give it). Tensors are float32 on the network's device.
-
-    * ``logits_unbiased``: N x C, pool3 @ W^T without the bias: what IS uses (C = 1008);
-    * ``logits``: N x C, pool3 @ W^T + b;
-    * ``pool3``: N x 2048, the global average of Mixed_7c (FID, KID, precision/recall);
-    * ``spatial``: N x 192 x 17 x 17 (NCHW), ``mixed_6/conv`` of the 2015 graph (sFID).
-
-    Example:
-        >>> import torch
-        >>> out = InceptionOutput(logits_unbiased=torch.zeros(3, 4))
-        >>> len(out), out.rows(slice(0, 2)).logits_unbiased.shape
-        (3, torch.Size([2, 4]))
-    """
-
-    logits_unbiased: Tensor | None = None
-    logits: Tensor | None = None
-    pool3: Tensor | None = None
-    spatial: Tensor | None = None
-    # what the metrics derive from the batch once and share (float64 probabilities, ...)
-    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def __len__(self) -> int:
-        for name in FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                return int(value.shape[0])
-        return 0
-
-    def present(self) -> tuple[str, ...]:
-        """The names of the fields this output holds."""
-        return tuple(name for name in FIELDS if getattr(self, name) is not None)
-
-    def require(self, name: str) -> Tensor:
-        """Field ``name``; ValueError naming it if this output does not hold it."""
-        value = getattr(self, name)
-        if value is None:
-            raise ValueError(f"this network output has no {name} (it holds {', '.join(self.present()) or 'nothing'})")
-        return value  # type: ignore[no-any-return]
-
-    def rows(self, index: Tensor | slice | Sequence[int]) -> InceptionOutput:
-        """The same fields for the images ``index`` selects."""
-        return InceptionOutput(**{n: getattr(self, n)[index] for n in self.present()})
-
-    def to(self, device: torch.device | str) -> InceptionOutput:
-        return InceptionOutput(**{n: getattr(self, n).to(device) for n in self.present()})
-
-    @staticmethod
-    def cat(outputs: Sequence[InceptionOutput]) -> InceptionOutput:
-        """Concatenate the outputs of consecutive parts of a batch (the same fields in each)."""
-        names = outputs[0].present()
-        return InceptionOutput(**{n: torch.cat([o.require(n) for o in outputs]) for n in names})
+INCEPTION_FIELDS = ("logits_unbiased", "logits", "pool3", "spatial")  # what this network can give
 
 
 # How the CPU runs ``exact`` faster with the same bits

@@ -47,7 +47,8 @@ from torch import Tensor, nn
 
 from ..errors import warn
 from ..options import PRECISIONS
-from .network import FIELDS, BasicConv2d, InceptionOutput, InceptionV3
+from .network import INCEPTION_FIELDS, BasicConv2d, InceptionV3
+from .outputs import NetworkOutputs
 
 __all__ = ["Runner", "HalvingOnOOM", "cpu_bf16_units", "fast_plan", "fold_batch_norm", "ieee_fp32", "retained_heap"]
 
@@ -232,7 +233,7 @@ def fold_batch_norm(net: InceptionV3) -> InceptionV3:
 
 
 class Runner:
-    """Preprocessed N x 3 x 299 x 299 float32 batch -> :class:`InceptionOutput` of the 2015 graph.
+    """Preprocessed N x 3 x 299 x 299 float32 batch -> :class:`NetworkOutputs` of the 2015 graph.
 
     Holds the network prepared for one device and precision. ``fields`` are the outputs a run
     asks for (default: all but ``spatial``); the others are left None.
@@ -250,9 +251,9 @@ class Runner:
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: got {precision!r}, expected one of {', '.join(PRECISIONS)}")
-        unknown = set(fields) - set(FIELDS)
+        unknown = set(fields) - set(INCEPTION_FIELDS)
         if unknown:
-            raise ValueError(f"fields: unknown {sorted(unknown)}, expected some of {', '.join(FIELDS)}")
+            raise ValueError(f"fields: unknown {sorted(unknown)}, expected some of {', '.join(INCEPTION_FIELDS)}")
         self.device, self.precision, self.compiled = device, precision, compile
         self.fields = tuple(fields)
         self.source = net  # the network as given (fp32, batch norm unfolded): what exact runs
@@ -275,7 +276,7 @@ class Runner:
         if compile:
             self.features = torch.compile(self.features, dynamic=False)
 
-    def __call__(self, images: Tensor) -> InceptionOutput:
+    def __call__(self, images: Tensor) -> NetworkOutputs:
         n = len(images)
         if self.compiled:
             # One graph for one shape: a smaller batch (the last one) is padded with zeros, and a
@@ -283,10 +284,10 @@ class Runner:
             self.padded_batch = self.padded_batch or n
             if n != self.padded_batch:
                 parts = [self._padded(images[i : i + self.padded_batch]) for i in range(0, n, self.padded_batch)]
-                return InceptionOutput.cat(parts)
+                return NetworkOutputs.cat(parts)
         return self._outputs(images)
 
-    def _padded(self, images: Tensor) -> InceptionOutput:
+    def _padded(self, images: Tensor) -> NetworkOutputs:
         pad = self.padded_batch - len(images)  # type: ignore[operator]
         if pad > 0:
             images = torch.cat([images, images.new_zeros(pad, *images.shape[1:])])
@@ -305,7 +306,7 @@ class Runner:
                 stack.enter_context(retained_heap())
         return stack
 
-    def _outputs(self, images: Tensor) -> InceptionOutput:
+    def _outputs(self, images: Tensor) -> NetworkOutputs:
         x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
         with self._exact_context():
             if self.compiled and self.device.type == "cpu":
@@ -319,7 +320,7 @@ class Runner:
         # IS uses pool3 . W^T without the bias; in float32 in both precisions.
         pool3 = pool3.float()  # N x 2048
         unbiased = pool3.mm(self.fc_weight.T)  # N x 1008
-        out = InceptionOutput(logits_unbiased=unbiased)
+        out = NetworkOutputs(logits_unbiased=unbiased)
         if "logits" in self.fields:
             out.logits = unbiased + self.fc_bias
         if "pool3" in self.fields:
@@ -331,17 +332,20 @@ class Runner:
 
 class HalvingOnOOM:
     """Wraps a forward function: on a GPU out-of-memory error, split the batch in halves (and
-    remember the size that fits), with a warning; the outputs do not depend on it."""
+    remember the size that fits), with a warning; the outputs do not depend on it. The function
+    returns NetworkOutputs (Inception) or one tensor (DINOv2, CLIP)."""
 
-    def __init__(self, forward: Callable[[Tensor], InceptionOutput]) -> None:
+    def __init__(self, forward: Callable[[Tensor], Any]) -> None:
         self.forward = forward
         self.max_batch: int | None = None
 
-    def __call__(self, images: Tensor) -> InceptionOutput:
+    def __call__(self, images: Tensor) -> Any:
         limit = self.max_batch or len(images)
         try:
             parts = [self.forward(images[i : i + limit]) for i in range(0, len(images), limit)]
-            return parts[0] if len(parts) == 1 else InceptionOutput.cat(parts)
+            if len(parts) == 1:
+                return parts[0]
+            return NetworkOutputs.cat(parts) if isinstance(parts[0], NetworkOutputs) else torch.cat(parts)
         except torch.cuda.OutOfMemoryError:
             if limit <= 1:
                 raise

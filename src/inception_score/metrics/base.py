@@ -1,6 +1,6 @@
 """The one interface every metric implements: an accumulator over the network's outputs.
 
-An accumulator is fed batch by batch with an :class:`~inception_score.features.network.InceptionOutput`
+An accumulator is fed batch by batch with an :class:`~inception_score.features.outputs.NetworkOutputs`
 and the global indexes of its images (0..N-1 in the input), and keeps only named tensors that
 **merge by adding**: two accumulators of disjoint images, the ranks of a torchrun job (one
 all-reduce), the shards of a job array (their statistics files) and a resumed run all combine by
@@ -21,7 +21,7 @@ The pipeline loops over the accumulators a run asked for and knows none of them 
 
 Example:
     >>> import numpy as np, torch
-    >>> from inception_score.features.network import InceptionOutput
+    >>> from inception_score.features.outputs import NetworkOutputs
     >>> class Count(Accumulator):
     ...     name, needs, states = "count", frozenset({"logits_unbiased"}), {"n": "n"}
     ...     def __init__(self):
@@ -31,8 +31,8 @@ Example:
     ...     def fields(self, so_far):
     ...         return {"count": int(self.n)}
     >>> a, b = Count(), Count()
-    >>> a.update(InceptionOutput(torch.zeros(3, 4)), np.arange(3))
-    >>> b.update(InceptionOutput(torch.zeros(2, 4)), np.arange(3, 5))
+    >>> a.update(NetworkOutputs(torch.zeros(3, 4)), np.arange(3))
+    >>> b.update(NetworkOutputs(torch.zeros(2, 4)), np.arange(3, 5))
     >>> a.merge_(b).fields({})
     {'count': 5}
 """
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 
 __all__ = ["Accumulator", "ShapeMismatch"]
 
@@ -59,8 +59,10 @@ class ShapeMismatch(ValueError):
 class Accumulator:
     """Base class of the metrics: update from outputs and indexes; state merged by adding; result fields."""
 
-    name: ClassVar[str] = "accumulator"  # unique within a run: the prefix of its tensors in files
-    needs: ClassVar[frozenset[str]] = frozenset()  # InceptionOutput fields it reads
+    # unique within a run: the prefix of its tensors in files; an accumulator over a feature space
+    # sets both per instance (``fd_dinov2``, reading ``dinov2``)
+    name: str = "accumulator"
+    needs: frozenset[str] = frozenset()  # NetworkOutputs fields it reads
     row_states: ClassVar[tuple[str, ...]] = ()  # states indexed by global image index (dim 0)
     states: ClassVar[dict[str, str]] = {}  # state name -> attribute path of its tensor ("sums.count")
 
@@ -75,7 +77,7 @@ class Accumulator:
             setattr(operator.attrgetter(owner)(self) if owner else self, attribute, tensors[key])
         return self
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Add a batch: ``outputs`` of N images whose global indexes are ``indices`` (N int64)."""
         raise NotImplementedError
 

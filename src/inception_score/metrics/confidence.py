@@ -8,9 +8,9 @@ the sources to draw them.
 
 Example:
     >>> import numpy as np, torch
-    >>> from inception_score.features.network import InceptionOutput
+    >>> from inception_score.features.outputs import NetworkOutputs
     >>> g = ConfidentImages(num_images=3, k=1)
-    >>> g.update(InceptionOutput(logits_unbiased=torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 1.0]])), np.arange(3))
+    >>> g.update(NetworkOutputs(logits_unbiased=torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 1.0]])), np.arange(3))
     >>> data = g.report_data()
     >>> [e["index"] for e in data["most_confident"]], [e["index"] for e in data["least_confident"]]
     ([1], [0])
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from .base import Accumulator, zeros
 from .inception import batch_probabilities
 
@@ -44,7 +44,7 @@ class ConfidentImages(Accumulator):
         self.confidence = zeros(num_images, device)  # max_y p(y|x) > 0 for every image scored
         self.top1 = zeros(num_images, device)  # its class (as float64: every state sums)
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         p, _ = batch_probabilities(outputs)
         confidence, classes = p.max(dim=1)
         where = torch.from_numpy(indices).to(self.confidence.device)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import plural
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from .base import Accumulator
 from .inception import CONFIDENCE_BINS, ISAccumulator, batch_probabilities
 from .protocols import SplitPlan
@@ -68,7 +68,7 @@ class ClassDiagnostics(Accumulator):
         self.sums = ISAccumulator(plan.num_splits, num_classes, device)
         self.named, self.top = named, top
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         p, plogp = batch_probabilities(outputs)
         self.sums.add_probabilities(p, plogp, torch.from_numpy(self.plan.split_of(indices)).to(p.device))
 

@@ -1,9 +1,10 @@
-"""Every image's pool3 features, kept for the metrics that need the points, not only their moments.
+"""Every image's vectors in a feature space, kept for the metrics that need the points, not only their moments.
 
 KID (:mod:`~.kernel`), FID at infinite N (:class:`~.frechet.FIDInfinity`), precision/recall and
-density/coverage (:mod:`~.manifold`) compare individual feature vectors, so one accumulator keeps
-them all: :class:`PooledFeatures` writes image i's 2048 float32 pool3 features into row i of an
-N x 2048 matrix (its **row state**: zeros where another process wrote, so the rows of torchrun
+density/coverage (:mod:`~.manifold`) and CMMD (:mod:`~.cmmd`) compare individual feature vectors,
+so one accumulator per feature space keeps them all: :class:`PooledFeatures` writes image i's
+float32 vector of its space (pool3: 2048 numbers; ``dinov2``: 1024; ``clip``: 768) into row i of
+an N x D matrix (its **row state**: zeros where another process wrote, so the rows of torchrun
 ranks, shards and resumed runs add up to the single run's; statistics files keep only the filled
 rows, see :meth:`~.base.Accumulator.state_dict`). It has no result fields of its own; the metrics
 above hold a reference to it and read :attr:`PooledFeatures.rows` when their fields are computed,
@@ -15,9 +16,9 @@ images), so that the run's memory does not grow with N; see :func:`temporary_row
 
 Example:
     >>> import numpy as np, torch
-    >>> from inception_score.features.network import InceptionOutput
+    >>> from inception_score.features.outputs import NetworkOutputs
     >>> kept = PooledFeatures(num_images=4, feature_dim=3)
-    >>> kept.update(InceptionOutput(pool3=torch.ones(2, 3)), np.array([3, 1]))
+    >>> kept.update(NetworkOutputs(pool3=torch.ones(2, 3)), np.array([3, 1]))
     >>> kept.rows.sum(dim=1).tolist()
     [0.0, 3.0, 0.0, 3.0]
 """
@@ -36,7 +37,8 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..features.network import FEATURE_DIM, InceptionOutput
+from ..features.outputs import NetworkOutputs
+from ..features.spaces import SPACES, part_key
 from .base import Accumulator
 
 __all__ = ["PooledFeatures", "temporary_rows", "IN_MEMORY_LIMIT"]
@@ -45,7 +47,7 @@ IN_MEMORY_LIMIT = 512 * 2**20  # bytes of rows kept in memory; beyond, a tempora
 _NO_SPACE = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}  # a full disk, not "unsupported"
 
 
-def temporary_rows(num_rows: int, dim: int, directory: str | None = None) -> Tensor:
+def temporary_rows(num_rows: int, dim: int, directory: str | None = None, what: str = "pool3 features") -> Tensor:
     """A zero ``num_rows x dim`` float32 CPU tensor backed by an anonymous temporary file.
 
     The file is created in ``directory`` (default: :func:`tempfile.gettempdir`, i.e. ``TMPDIR``,
@@ -91,7 +93,7 @@ def temporary_rows(num_rows: int, dim: int, directory: str | None = None) -> Ten
             buffer = mmap.mmap(handle.fileno(), nbytes)
     except OSError as exc:
         raise InputError(
-            f"the pool3 features of {num_rows:,} images need {nbytes / 1e9:.2f} GB of temporary disk in {where}, "
+            f"the {what} of {num_rows:,} images need {nbytes / 1e9:.2f} GB of temporary disk in {where}, "
             f"which cannot hold them ({exc.strerror or exc}); set TMPDIR to a directory on a larger disk"
         ) from None
     array = np.frombuffer(buffer, dtype=np.float32).reshape(num_rows, dim)  # writable, shares the mapping
@@ -99,24 +101,28 @@ def temporary_rows(num_rows: int, dim: int, directory: str | None = None) -> Ten
 
 
 class PooledFeatures(Accumulator):
-    """Row state: the float32 pool3 features of image i in row i (N x D), zeros where not written.
+    """Row state: the float32 vector of image i in one feature space in row i (N x D), zeros where not written.
+
+    Its name (the prefix of its tensors in statistics files) is ``features`` for pool3 and
+    ``features_dinov2``, ``features_clip`` for the other spaces.
 
     Args:
         num_images: N, the number of images of the run (global indexes 0..N-1).
-        feature_dim: D, the pool3 width (2048 for the 2015 graph).
+        feature_dim: D (default: the space's full width: 2048 for pool3).
         device: where the run computes. The rows live there when they fit in ``memory_limit``
             bytes, else on the CPU in a temporary memory-mapped file (:func:`temporary_rows`);
             :attr:`device` stays the run's device, where the metrics that read the rows compute.
         memory_limit: the largest size in bytes of rows kept in memory (default
             :data:`IN_MEMORY_LIMIT`).
+        space: the feature space, an output field (:data:`~inception_score.features.spaces.SPACES`).
 
     Raises:
-        InputError: (update) pool3 is not N x D; (construction) no temporary disk space.
+        InputError: (update) the field is not N x D; (construction) no temporary disk space.
 
     Example:
         >>> import numpy as np
         >>> kept = PooledFeatures(num_images=3, feature_dim=2, memory_limit=0)  # on disk, whatever the size
-        >>> kept.update(InceptionOutput(pool3=torch.tensor([[1.0, 2.0]])), np.array([2]))
+        >>> kept.update(NetworkOutputs(pool3=torch.tensor([[1.0, 2.0]])), np.array([2]))
         >>> kept.on_disk, kept.filled().tolist(), kept.state_dict()["rows.index"].tolist()
         (True, [False, False, True], [2])
     """
@@ -129,30 +135,36 @@ class PooledFeatures(Accumulator):
     def __init__(
         self,
         num_images: int,
-        feature_dim: int = FEATURE_DIM,
+        feature_dim: int | None = None,
         device: torch.device | str = "cpu",
         memory_limit: int = IN_MEMORY_LIMIT,
+        space: str = "pool3",
     ) -> None:
+        self.space = space
+        self.name = part_key("features", space)
+        self.needs = frozenset({space})
+        self.label = SPACES[space].label
+        feature_dim = feature_dim or SPACES[space].dim
         self.device = torch.device(device)
         self.on_disk = num_images * feature_dim * 4 > memory_limit
         if self.on_disk:
-            self.rows = temporary_rows(num_images, feature_dim)  # N x D float32, CPU, memory-mapped
+            self.rows = temporary_rows(num_images, feature_dim, what=self.label)  # N x D float32, CPU, memory-mapped
         else:
             self.rows = torch.zeros(num_images, feature_dim, dtype=torch.float32, device=self.device)  # N x D
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
-        """Write the batch's pool3 (n x D, any float dtype and device) into rows ``indices`` (n)."""
-        pool3 = outputs.require("pool3").detach()
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
+        """Write the batch's vectors (n x D, any float dtype and device) into rows ``indices`` (n)."""
+        vectors = outputs.require(self.space).detach()
         n, dim = self.rows.shape
-        if pool3.dim() != 2 or pool3.shape[1] != dim or pool3.shape[0] != len(indices):
+        if vectors.dim() != 2 or vectors.shape[1] != dim or vectors.shape[0] != len(indices):
             raise InputError(
-                f"pool3 features: expected {len(indices)} x {dim} (one row per image), got {tuple(pool3.shape)}"
+                f"{self.label}: expected {len(indices)} x {dim} (one row per image), got {tuple(vectors.shape)}"
             )
         indices = np.asarray(indices, dtype=np.int64)
         if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n):
             raise ValueError(f"image indexes {int(indices.min())}..{int(indices.max())} outside 0..{n - 1}")
         index = torch.from_numpy(indices).to(self.rows.device)
-        self.rows[index] = pool3.to(self.rows.device, torch.float32)
+        self.rows[index] = vectors.to(self.rows.device, torch.float32)
 
     def filled(self, block: int = 8192) -> Tensor:
         """N bools on the rows' device: which rows hold an image's features (a row never written,
@@ -163,5 +175,5 @@ class PooledFeatures(Accumulator):
         return mask
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        """None of its own: KID, FID at infinite N and precision/recall read :attr:`rows`."""
+        """None of its own: KID, FID at infinite N, precision/recall and CMMD read :attr:`rows`."""
         return {}

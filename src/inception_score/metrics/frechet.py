@@ -1,4 +1,8 @@
-"""FID and sFID: the Fréchet distance between Gaussians fitted to the samples' and the reference's features.
+"""FID, sFID, FD_DINOv2...: the Fréchet distance between Gaussians fitted to the samples' and the reference's features.
+
+One accumulator, :class:`FrechetDistance`, over any feature space (an output field: ``pool3`` for
+FID, ``dinov2`` for FD_DINOv2 as EDM2 computes it, ``clip`` for FD_CLIP; ``spatial`` for sFID
+through :class:`SpatialFrechetDistance`): it knows the space's name, never its network.
 
 For two Gaussians N(mu1, S1) and N(mu2, S2) the Fréchet (2-Wasserstein) distance is
 (Dowson & Landau 1982; FID: Heusel et al. 2017, "GANs trained by a two time-scale update rule
@@ -59,9 +63,11 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..features.network import FEATURE_DIM, InceptionOutput
+from ..features.outputs import NetworkOutputs
+from ..features.spaces import SPACES, part_key
 from .base import Accumulator, zeros
 from .features import PooledFeatures
+from .names import metric_name
 from .reference import Reference
 from .uncertainty import fit_infinity, infinity_warning, subset_sizes
 
@@ -311,7 +317,7 @@ def _check_finite(total: Tensor, outer: Tensor, what: str) -> None:
 
 def _reference_part(reference: Reference, parts: tuple[str, str], metric: str) -> tuple[Tensor, Tensor]:
     mu, sigma = (getattr(reference, p) for p in parts)
-    where = reference.info.get("path") or reference.info.get("kind") or "the reference"
+    where = reference.where()
     if mu is None or sigma is None:
         raise InputError(f"{metric} needs the reference's {parts[0]} and {parts[1]}; {where} holds none")
     mu, sigma = torch.as_tensor(mu).double(), torch.as_tensor(sigma).double()
@@ -326,21 +332,27 @@ def _reference_part(reference: Reference, parts: tuple[str, str], metric: str) -
 
 
 class FrechetDistance(Accumulator):
-    """FID: float64 sums n, sum x, sum x x^T of the pool3 features, and their Fréchet distance to a reference.
+    """The Fréchet distance in one feature space: float64 sums n, sum x, sum x x^T, and the distance to a reference.
+
+    FID in ``pool3`` (name and field ``fid``, the reference's ``mu``/``sigma``), FD_DINOv2 in
+    ``dinov2`` (``fd_dinov2``, ``mu_dinov2``/``sigma_dinov2``: EDM2's statistics, float64 sums,
+    divisor N - 1, the same distance), FD_CLIP in ``clip`` (``fd_clip``).
 
     State (summed when merging): ``count`` (scalar), ``total`` (D), ``outer`` (D x D; 32 MB at
     D = 2048), all float64 on ``device``; each batch costs one float64 n x D x D matrix product there.
 
     Args:
-        reference: a :class:`~.reference.Reference` with ``mu`` and ``sigma``; None to only
-            accumulate (``inception-score stats`` reads :meth:`moments`), and then no field.
-        feature_dim: D when there is no reference (default 2048; sFID 2023); with one, its D.
+        reference: a :class:`~.reference.Reference` with the space's mean and covariance; None to
+            only accumulate (``inception-score stats`` reads :meth:`moments`), and then no field.
+        feature_dim: D when there is no reference (default: the space's width; sFID 2023); with
+            one, its D.
         device: where the sums live (the run's device).
         samples: statistics stored with the samples (a :class:`~.reference.Reference` holding
             ``mu``/``sigma``, for sFID ``mu_s``/``sigma_s``): used *instead of* the sums for the
             distance when it holds them, as the ADM evaluator reads a sample batch's stored
             statistics (GD:48-49, 164-172; ``inception_score.evaluate``). The sums are still kept.
         ddof: the covariance divisor is n - ddof (:func:`moments_from_sums`).
+        space: the output field it reads (:data:`~inception_score.features.spaces.SPACES`).
 
     Raises:
         InputError: at construction, a reference without the statistics, of the wrong shapes or
@@ -349,22 +361,20 @@ class FrechetDistance(Accumulator):
 
     Example:
         >>> import numpy as np
-        >>> from inception_score.features.network import InceptionOutput
+        >>> from inception_score.features.outputs import NetworkOutputs
         >>> x = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 8.0]])
         >>> fid = FrechetDistance(Reference(mu=np.array([2.0, 4.0]), sigma=np.array([[4.0, 7.0], [7.0, 13.0]])))
-        >>> fid.update(InceptionOutput(pool3=x), np.arange(3))
+        >>> fid.update(NetworkOutputs(pool3=x), np.arange(3))
         >>> abs(fid.fields({})["fid"]) < 1e-9  # the reference is these three images' statistics
         True
+        >>> fd = FrechetDistance(Reference(mu_dinov2=np.zeros(2), sigma_dinov2=np.eye(2)), space="dinov2")
+        >>> fd.update(NetworkOutputs(dinov2=x), np.arange(3))
+        >>> fd.name, round(fd.fields({})["fd_dinov2"], 4)
+        ('fd_dinov2', 29.9525)
     """
 
-    name = "fid"
-    needs = frozenset({"pool3"})
     states = {"count": "count", "total": "total", "outer": "outer"}
-    result_field: ClassVar[str] = "fid"
-    reference_parts: ClassVar[tuple[str, str]] = ("mu", "sigma")
-    default_dim: ClassVar[int] = FEATURE_DIM
-    feature_name: ClassVar[str] = "pool3 features"
-    label: ClassVar[str] = "FID"  # in messages
+    default_space: ClassVar[str] = "pool3"
 
     def __init__(
         self,
@@ -373,15 +383,23 @@ class FrechetDistance(Accumulator):
         device: torch.device | str = "cpu",
         samples: Reference | None = None,
         ddof: int = 1,
+        space: str | None = None,
     ) -> None:
         self.ddof = ddof  # the covariance divisor n - ddof: 1 as np.cov, 0 as StyleGAN3 (--cov-divisor)
+        space = space or self.default_space
+        self.space = space
+        self.name = self.result_field = metric_name("fd", space)  # fid, sfid, fd_dinov2, fd_clip
+        self.needs = frozenset({space})
+        self.reference_parts = (part_key("mu", space), part_key("sigma", space))
+        self.feature_name = SPACES[space].label
+        self.label = SPACES[space].fd_label  # in messages: FID, sFID, FD_DINOv2
         self.reference: tuple[Tensor, Tensor] | None = None
         if reference is not None:
             self.reference = _reference_part(reference, self.reference_parts, self.label)  # CPU float64
         self.stored: tuple[Tensor, Tensor] | None = None  # the samples' stored (mu, sigma), CPU float64
         if samples is not None and all(getattr(samples, p) is not None for p in self.reference_parts):
             self.stored = _reference_part(samples, self.reference_parts, self.label)
-        dim = len(self.reference[0]) if self.reference is not None else feature_dim or self.default_dim
+        dim = len(self.reference[0]) if self.reference is not None else feature_dim or SPACES[space].dim
         if feature_dim is not None and feature_dim != dim:
             raise InputError(
                 f"{self.label}: the reference's {self.reference_parts[0]} has {dim} dimensions, but feature_dim is "
@@ -397,11 +415,11 @@ class FrechetDistance(Accumulator):
         self.total = zeros(dim, device)  # D: sum x
         self.outer = zeros((dim, dim), device)  # D x D: sum x x^T
 
-    def vectors(self, outputs: InceptionOutput) -> Tensor:
-        """The batch's feature vectors, n x D: pool3 here."""
-        return outputs.require("pool3")
+    def vectors(self, outputs: NetworkOutputs) -> Tensor:
+        """The batch's feature vectors, n x D: the space's field."""
+        return outputs.require(self.space)
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Add the batch's vectors (n x D) to the sums, in float64 on the sums' device."""
         x = self.vectors(outputs).detach()
         if x.dim() != 2 or x.shape[1] != self.dim:
@@ -420,7 +438,7 @@ class FrechetDistance(Accumulator):
         return moments_from_sums(self.count, self.total, self.outer, self.feature_name, self.ddof)
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        """``{"fid": FID}`` (``sfid`` for :class:`SpatialFrechetDistance`); nothing without a reference."""
+        """``{"fid": FID}`` (``sfid``, ``fd_dinov2``... in the other spaces); nothing without a reference."""
         if self.reference is None:
             return {}
         mu, sigma = self.moments()
@@ -455,22 +473,26 @@ class SpatialFrechetDistance(FrechetDistance):
 
     Example:
         >>> import numpy as np
-        >>> from inception_score.features.network import InceptionOutput
+        >>> from inception_score.features.outputs import NetworkOutputs
         >>> sfid = SpatialFrechetDistance(feature_dim=4 * 7)  # no reference: sums only
-        >>> sfid.update(InceptionOutput(spatial=torch.rand(3, 192, 2, 2)), np.arange(3))
+        >>> sfid.update(NetworkOutputs(spatial=torch.rand(3, 192, 2, 2)), np.arange(3))
         >>> tuple(sfid.moments()[1].shape), sfid.fields({})
         ((28, 28), {})
     """
 
-    name = "sfid"
-    needs = frozenset({"spatial"})
-    result_field = "sfid"
-    reference_parts = ("mu_s", "sigma_s")
-    default_dim = SPATIAL_DIM
-    feature_name = "spatial features"
-    label = "sFID"
+    default_space = "spatial"
 
-    def vectors(self, outputs: InceptionOutput) -> Tensor:
+    def __init__(
+        self,
+        reference: Reference | None = None,
+        feature_dim: int | None = None,
+        device: torch.device | str = "cpu",
+        samples: Reference | None = None,
+        ddof: int = 1,
+    ) -> None:
+        super().__init__(reference, feature_dim, device, samples, ddof=ddof, space="spatial")
+
+    def vectors(self, outputs: NetworkOutputs) -> Tensor:
         """:func:`spatial_vectors` of the batch's ``spatial`` output, n x 2023 (computed once a batch,
         in ``outputs.memo``, where a holder of already flattened vectors may also put them)."""
         if "spatial_vectors" not in outputs.memo:
@@ -480,6 +502,8 @@ class SpatialFrechetDistance(FrechetDistance):
 
 class FIDInfinity(Accumulator):
     """FID at infinite N (Chong & Forsyth 2020): FID_N of nested random subsets, fitted against 1/N.
+
+    In the space of its ``features`` (pool3: ``fid_infinity``; ``dinov2``: ``fd_infinity_dinov2``...).
 
     Subset j holds the images whose rank in ``RandomState(seed).permutation(N)`` is below
     N_j = ``subset_sizes(N)[j]`` (linspace(N/10, N, 15): the same subsets, for the same seed, as
@@ -496,11 +520,12 @@ class FIDInfinity(Accumulator):
 
     Fields: ``fid_infinity`` (the intercept, or None with fewer than 3 subsets) and
     ``fid_infinity_fit`` (``fid_infinity``, ``slope``, ``r2``, ``n``, ``fid_n``; the fit of
-    :func:`~.uncertainty.fit_infinity`).
+    :func:`~.uncertainty.fit_infinity`); in another space ``fd_infinity_dinov2`` and
+    ``fd_infinity_dinov2_fit`` (``fd_infinity``, ``slope``, ``r2``, ``n``, ``fd_n``).
 
     Args:
         features: the run's :class:`~.features.PooledFeatures` (read when the fields are computed).
-        reference: a :class:`~.reference.Reference` with ``mu`` and ``sigma``.
+        reference: a :class:`~.reference.Reference` with the space's mean and covariance.
         seed: the run's seed (the one of IS at infinite N).
         block: rows added at a time (memory: block x D float64).
 
@@ -510,29 +535,32 @@ class FIDInfinity(Accumulator):
 
     Example:
         >>> import numpy as np
-        >>> from inception_score.features.network import InceptionOutput
+        >>> from inception_score.features.outputs import NetworkOutputs
         >>> kept = PooledFeatures(num_images=200, feature_dim=2)
-        >>> kept.update(InceptionOutput(pool3=torch.randn(200, 2, generator=torch.Generator().manual_seed(0))),
+        >>> kept.update(NetworkOutputs(pool3=torch.randn(200, 2, generator=torch.Generator().manual_seed(0))),
         ...             np.arange(200))
         >>> fit = FIDInfinity(kept, Reference(mu=np.zeros(2), sigma=np.eye(2))).fields({})["fid_infinity_fit"]
         >>> fit["n"][:3], len(fit["fid_n"])
         ([20, 33, 46], 15)
     """
 
-    name = "fid_infinity"
-    needs = frozenset({"pool3"})  # read through ``features``, which keeps them
     states: ClassVar[dict[str, str]] = {}
 
     def __init__(self, features: PooledFeatures, reference: Reference, seed: int = 0, block: int = 2048) -> None:
         self.features, self.seed, self.block = features, seed, block
-        self.reference = _reference_part(reference, ("mu", "sigma"), "FID at infinite N")
+        space = self.space = getattr(features, "space", "pool3")
+        self.name = metric_name("fd_infinity", space)  # fid_infinity, fd_infinity_dinov2...
+        self.needs = frozenset({space})  # read through ``features``, which keeps them
+        self.label = f"{SPACES[space].fd_label} at infinite N"
+        parts = (part_key("mu", space), part_key("sigma", space))
+        self.reference = _reference_part(reference, parts, self.label)
         if len(self.reference[0]) != features.rows.shape[1]:
             raise InputError(
-                f"FID at infinite N: the reference's mu has {len(self.reference[0])} dimensions, the pool3 features "
-                f"{features.rows.shape[1]}; they must come from the same network layer"
+                f"{self.label}: the reference's {parts[0]} has {len(self.reference[0])} dimensions, the "
+                f"{SPACES[space].label} {features.rows.shape[1]}; they must come from the same network layer"
             )
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fid_n(self) -> tuple[np.ndarray, np.ndarray]:
@@ -564,21 +592,24 @@ class FIDInfinity(Accumulator):
             start = size
             if n < 2:
                 continue
-            _check_finite(total, outer, "pool3 features")
+            _check_finite(total, outer, SPACES[self.space].label)
             mu = total / n  # D
             cov.copy_(outer).addr_(mu, mu, alpha=-n).div_(n - 1)  # D x D, as moments_from_sums
             counts.append(n)
-            fids.append(_distance(mu, cov, ref_mu, tr_ref, factor, f"the covariance of {n} samples' pool3 features"))
+            fids.append(
+                _distance(mu, cov, ref_mu, tr_ref, factor, f"the covariance of {n} samples' {SPACES[self.space].label}")
+            )
         return np.array(counts, dtype=np.int64), np.array(fids, dtype=np.float64)
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         fit = fit_infinity(*self.fid_n())
         if fit is None:
-            return {"fid_infinity": None, "fid_infinity_fit": None}
-        renamed = {"is_infinity": "fid_infinity", "is_n": "fid_n"}
+            return {self.name: None, f"{self.name}_fit": None}
+        short = "fid" if self.space == "pool3" else "fd"  # the fit's own keys: fid_infinity, fid_n / fd_...
+        renamed = {"is_infinity": f"{short}_infinity", "is_n": f"{short}_n"}
         fit = {renamed.get(k, k): v for k, v in fit.items()}
-        return {"fid_infinity": fit["fid_infinity"], "fid_infinity_fit": fit}
+        return {self.name: fit[f"{short}_infinity"], f"{self.name}_fit": fit}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
-        fit = fields.get("fid_infinity_fit")
-        return infinity_warning("FID", {"n": fit["n"]} if fit else None)
+        fit = fields.get(f"{self.name}_fit")
+        return infinity_warning(self.label, {"n": fit["n"]} if fit else None)

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, plural
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from .base import Accumulator, zeros
 from .protocols import SplitPlan
 
@@ -169,7 +169,7 @@ def probabilities(logits: Tensor) -> tuple[Tensor, Tensor]:
     return p, (p * log_p).sum(dim=1)  # exp underflows to exactly 0 where log_p is very negative
 
 
-def batch_probabilities(outputs: InceptionOutput) -> tuple[Tensor, Tensor]:
+def batch_probabilities(outputs: NetworkOutputs) -> tuple[Tensor, Tensor]:
     """:func:`probabilities` of ``outputs.logits_unbiased``, computed once per batch and shared
     by every metric that needs them."""
     if "probabilities" not in outputs.memo:
@@ -213,7 +213,7 @@ class SplitScores(Accumulator):
         self.sums = ISAccumulator(plan.num_splits, num_classes, device)
         self.sum_p2 = zeros(num_classes, device)  # C: sum over images of p^2
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         p, plogp = batch_probabilities(outputs)
         ids = torch.from_numpy(self.plan.split_of(indices)).to(p.device)
         self.sums.add_probabilities(p, plogp, ids)

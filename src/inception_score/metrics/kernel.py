@@ -66,10 +66,12 @@ from torch import Tensor
 
 from ..checks import check_int
 from ..errors import InputError, OptionsError, a
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from ..features.runner import ieee_fp32
+from ..features.spaces import SPACES, part_key
 from .base import Accumulator
 from .features import PooledFeatures
+from .names import metric_name
 from .reference import Reference
 
 __all__ = [
@@ -193,12 +195,13 @@ def _kid(
     seed: int,
     device: torch.device | str | None,
     protocol: KIDProtocol = KID_PROTOCOLS["torch-fidelity"],
+    label: str = "KID",
 ) -> tuple[float, float]:
     """:func:`kernel_inception_distance` of the rows ``x_index`` of ``x`` (all rows when None)."""
     if x.shape[1] != y.shape[1]:
         raise InputError(
-            f"KID: the samples' features have {x.shape[1]} dimensions and the reference's {y.shape[1]}; both must "
-            f"come from the same network layer (pool3: 2048)"
+            f"{label}: the samples' features have {x.shape[1]} dimensions and the reference's {y.shape[1]}; both must "
+            f"come from the same network layer{' (pool3: 2048)' if label == 'KID' else ''}"
         )
     n1, n2, d = len(x) if x_index is None else len(x_index), len(y), x.shape[1]
     if protocol.shrink:  # StyleGAN, clean-fid: m = min(N, M, subset size), never refused
@@ -208,7 +211,7 @@ def _kid(
     _check_sizes(n1, n2, m)
     for name, t in (("sample", x), ("reference", y)):
         if not _all_finite(t):
-            raise InputError(f"KID: the {name} features hold NaN or inf")
+            raise InputError(f"{label}: the {name} features hold NaN or inf")
     device = torch.device(device) if device is not None else x.device
     draw = _drawer(protocol.generator, seed, m)
     mmd2 = np.zeros(subsets, dtype=np.float64)
@@ -265,14 +268,16 @@ def _poly(a: Tensor, b: Tensor, d: int) -> Tensor:
 class KID(Accumulator):
     """KID of the run's samples against a reference's features (:func:`kernel_inception_distance`).
 
-    Fields ``kid_mean`` and ``kid_std``. No state of its own: ``features`` keeps every sample's
-    pool3 features and is read when the fields are computed, on its device. Rows of images the
-    run skipped (never written, all zero) are left out; without such images the subsets are
+    In the space of its ``features``: KID in pool3 (fields ``kid_mean``, ``kid_std``), the same
+    kernel distance in DINOv2 space as dgm-eval reports it (``kd_dinov2_mean``, ``kd_dinov2_std``;
+    the kernel's d is the space's width) or CLIP space (``kd_clip_...``). No state of its own:
+    ``features`` keeps every sample's vectors and is read when the fields are computed, on its
+    device. Rows of images the run skipped (never written, all zero) are left out; without such images the subsets are
     exactly torch-fidelity's on the same features.
 
     Args:
         features: the run's :class:`~.features.PooledFeatures`.
-        reference: a :class:`~.reference.Reference` with ``features`` (or an M x D matrix).
+        reference: a :class:`~.reference.Reference` with the space's features (or an M x D matrix).
         subsets, subset_size, seed, protocol: as :func:`kernel_inception_distance` (torch-fidelity's defaults).
 
     Raises:
@@ -285,15 +290,13 @@ class KID(Accumulator):
         >>> import numpy as np
         >>> g = torch.Generator().manual_seed(0)
         >>> kept = PooledFeatures(num_images=40, feature_dim=4)
-        >>> kept.update(InceptionOutput(pool3=torch.rand(40, 4, generator=g)), np.arange(40))
+        >>> kept.update(NetworkOutputs(pool3=torch.rand(40, 4, generator=g)), np.arange(40))
         >>> kid = KID(kept, Reference(features=torch.rand(50, 4, generator=g) + 1), subsets=4, subset_size=20)
         >>> fields = kid.fields({})
         >>> sorted(fields), fields["kid_mean"] > 1
         (['kid_mean', 'kid_std'], True)
     """
 
-    name = "kid"
-    needs = frozenset({"pool3"})  # read through ``features``, which keeps them
     states: dict[str, str] = {}
 
     def __init__(
@@ -307,55 +310,64 @@ class KID(Accumulator):
     ) -> None:
         self.features = features
         self.protocol = _protocol(protocol)
+        self.space = space = getattr(features, "space", "pool3")
+        self.name = metric_name("kd", space)  # kid, kd_dinov2, kd_clip
+        self.needs = frozenset({space})  # read through ``features``, which keeps them
+        self.label = "KID" if space == "pool3" else SPACES[space].fd_label.replace("FD", "KD")  # KD_DINOv2
         self.subsets = check_int(subsets, "kid_subsets")
         self.subset_size = check_int(subset_size, "kid_subset_size", minimum=2)
         self.seed = seed
         if isinstance(reference, Reference):
-            if reference.features is None:
-                where = reference.info.get("path") or reference.info.get("kind") or "the reference"
+            found = reference.features_of(space)
+            if found is None:
+                key = "" if space == "pool3" else f" ({part_key('features', space)})"
                 raise InputError(
-                    f"KID needs the reference images' features; {where} holds only statistics (mu, sigma): give a "
-                    f"folder of images, an ADM reference batch (arr_0) or a statistics file with features"
+                    f"{self.label} needs the reference images' features{key}; {reference.where()} holds only "
+                    f"statistics: give a folder of images, an ADM reference batch (arr_0) or a statistics file with "
+                    f"features"
                 )
-            reference = reference.features
+            reference = found
         self.reference = _features(reference, "reference")
         num_images, dim = features.rows.shape
         if self.reference.shape[1] != dim:
             raise InputError(
-                f"KID: the samples' features have {dim} dimensions and the reference's {self.reference.shape[1]}; "
-                f"both must come from the same network layer (pool3: 2048)"
+                f"{self.label}: the samples' features have {dim} dimensions and the reference's "
+                f"{self.reference.shape[1]}; both must come from the same network layer "
+                f"({SPACES[space].label}: {SPACES[space].dim})"
             )
         if not self.protocol.shrink:
             _check_sizes(num_images, len(self.reference), self.subset_size)
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        """``kid_mean``, ``kid_std`` over the filled rows (all of them unless the run skipped images)."""
+        """``kid_mean``, ``kid_std`` (``kd_dinov2_mean``...) over the filled rows (all of them unless the run
+        skipped images)."""
         filled = self.features.filled()
         index = None if bool(filled.all()) else filled.nonzero().flatten().cpu().numpy()
         rows = self.features.rows
         mean, std = _kid(rows, index, self.reference, self.subsets, self.subset_size, self.seed, self.features.device,
-                         self.protocol)  # fmt: skip
+                         self.protocol, self.label)  # fmt: skip
         self.sizes = (len(self.reference), len(rows) if index is None else len(index))
-        return {"kid_mean": mean, "kid_std": std}
+        return {f"{self.name}_mean": mean, f"{self.name}_std": std}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
-        """KID is unbiased at any N; what small N costs is its spread, and what kid_std can say of it."""
-        if "kid_mean" not in fields:
+        """KD is unbiased at any N; what small N costs is its spread, and what its std can say of it."""
+        if f"{self.name}_mean" not in fields:
             return []
         m, out = self.subset_size, []
+        mean, std = fields[f"{self.name}_mean"], fields[f"{self.name}_std"]
         if m < KID_SUBSET_SIZE:
             out.append(
-                f"KID from subsets of {m:,} images (torch-fidelity: {KID_SUBSET_SIZE:,}): unbiased, but its spread "
-                f"over subsets grows as they shrink (kid_std {fields['kid_std']:.2g} against kid_mean "
-                f"{fields['kid_mean']:.2g}); compare only with KID from subsets of the same size"
+                f"{self.label} from subsets of {m:,} images (torch-fidelity: {KID_SUBSET_SIZE:,}): unbiased, but its "
+                f"spread over subsets grows as they shrink ({self.name}_std {std:.2g} against {self.name}_mean "
+                f"{mean:.2g}); compare only with {self.label} from subsets of the same size"
             )
         smallest = min(getattr(self, "sizes", (m, m)))
         if smallest < 2 * m:
             out.append(
-                f"KID's {self.subsets} subsets of {m:,} images are drawn from {smallest:,} images of the smaller set: "
-                f"they overlap by more than half, so kid_std understates KID's uncertainty at this N"
+                f"{self.label}'s {self.subsets} subsets of {m:,} images are drawn from {smallest:,} images of the "
+                f"smaller set: they overlap by more than half, so {self.name}_std understates its uncertainty at this N"
             )
         return out

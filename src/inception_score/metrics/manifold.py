@@ -91,8 +91,10 @@ from torch import Tensor
 
 from ..checks import check_choice, check_int
 from ..errors import InputError, OptionsError, a, warn
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
+from ..features.spaces import SPACES, part_key
 from .base import Accumulator
+from .names import metric_name
 from .reference import Reference
 
 __all__ = [
@@ -479,16 +481,19 @@ def _density_coverage(
 # ---------------------------------------------------------------- the accumulators of a run
 
 
-def _reference_features(reference: Reference | Tensor | np.ndarray, metric: str, what: str) -> Tensor | np.ndarray:
+def _reference_features(
+    reference: Reference | Tensor | np.ndarray, metric: str, what: str, space: str = "pool3"
+) -> Tensor | np.ndarray:
     if not isinstance(reference, Reference):
         return reference
-    if reference.features is None:
-        where = reference.info.get("path") or reference.info.get("kind") or "the reference"
+    found = reference.features_of(space)
+    if found is None:
+        held = "statistics only (mu/sigma)" if space == "pool3" else f"no {part_key('features', space)}"
         raise InputError(
-            f"{metric}: the reference ({where}) holds statistics only (mu/sigma); {what} need the reference "
+            f"{metric}: the reference ({reference.where()}) holds {held}; {what} need the reference "
             "images themselves, e.g. an ADM reference batch with its arr_0 or a folder of images"
         )
-    return reference.features
+    return found
 
 
 def _kept(features: Any) -> tuple[Tensor, torch.device | None, Tensor | None]:
@@ -507,6 +512,8 @@ class PrecisionRecall(Accumulator):
     ``features.filled()`` marks (all rows if it has no such method) on ``features.device`` (the
     run's device; default: as :func:`precision_recall`). ``reference`` is a
     :class:`~.reference.Reference` with features (or an M x 2048 matrix).
+    In the space of ``features`` (its ``space``, default pool3); in DINOv2 or CLIP space the fields
+    carry the space's suffix (``improved_precision_dinov2``...), ``pr_k`` and ``pr_distances`` not.
     Fields: ``improved_precision``, ``improved_recall`` (the paper's title; ``precision`` names the
     network's arithmetic in a result), ``pr_k``, ``pr_distances``.
 
@@ -516,18 +523,15 @@ class PrecisionRecall(Accumulator):
 
     Example:
         >>> import numpy as np, torch
-        >>> from inception_score.features.network import InceptionOutput
+        >>> from inception_score.features.outputs import NetworkOutputs
         >>> from inception_score.metrics.features import PooledFeatures
         >>> real = torch.rand(30, 8, generator=torch.Generator().manual_seed(0))
         >>> kept = PooledFeatures(num_images=30, feature_dim=8)
         >>> pr = PrecisionRecall(kept, Reference(features=real))
-        >>> kept.update(InceptionOutput(pool3=real + 10), np.arange(30))  # the run, batch by batch
+        >>> kept.update(NetworkOutputs(pool3=real + 10), np.arange(30))  # the run, batch by batch
         >>> pr.fields({})
         {'improved_precision': 0.0, 'improved_recall': 0.0, 'pr_k': 3, 'pr_distances': 'float16'}
     """
-
-    name = "pr"
-    needs = frozenset({"pool3"})  # read through ``features``, which keeps them
 
     def __init__(
         self,
@@ -538,14 +542,19 @@ class PrecisionRecall(Accumulator):
         block: int = BLOCK,
     ) -> None:
         self.features = features
-        self.reference = _reference_features(reference, "precision/recall", "precision and recall")
+        self.space = space = getattr(features, "space", "pool3")
+        self.name = metric_name("pr", space)  # pr, pr_dinov2, pr_clip
+        self.needs = frozenset({space})  # read through ``features``, which keeps them
+        self.suffix = SPACES[space].suffix
+        label = "precision/recall" + ("" if space == "pool3" else f" ({SPACES[space].label})")
+        self.reference = _reference_features(reference, label, "precision and recall", space)
         self.k = check_int(k, "precision/recall k")
         self.precision = check_choice(precision, "precision/recall precision", PRECISIONS)
         self.block = check_int(block, "precision/recall block")
         self.fallbacks = 0
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
@@ -554,10 +563,16 @@ class PrecisionRecall(Accumulator):
         p, r, self.fallbacks = _precision_recall(
             rows, self.reference, self.k, self.precision, self.block, device, index
         )
-        return {"improved_precision": p, "improved_recall": r, "pr_k": self.k, "pr_distances": self.precision}
+        return {
+            f"improved_precision{self.suffix}": p,
+            f"improved_recall{self.suffix}": r,
+            "pr_k": self.k,
+            "pr_distances": self.precision,
+        }
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
-        few = few_images_message("precision/recall", self.k, *self.sizes) if "improved_precision" in fields else None
+        asked = f"improved_precision{self.suffix}" in fields
+        few = few_images_message("precision/recall", self.k, *self.sizes) if asked else None
         return [m for m in (few, _fallback_message(self.fallbacks) if self.fallbacks else None) if m]
 
 
@@ -565,7 +580,8 @@ class DensityCoverage(Accumulator):
     """Density and coverage of the run's samples against the reference (:func:`density_coverage`).
 
     No state of its own; ``features`` and ``reference`` as for :class:`PrecisionRecall`.
-    Fields: ``density``, ``coverage``, ``prdc_k``.
+    Fields: ``density``, ``coverage``, ``prdc_k`` (``density_dinov2``, ``coverage_clip``... in the
+    other spaces: dgm-eval's density/coverage in DINOv2 space).
 
     Raises:
         InputError: at construction, a reference without features (statistics only).
@@ -579,27 +595,29 @@ class DensityCoverage(Accumulator):
         {'density': 1.0, 'coverage': 1.0, 'prdc_k': 5}
     """
 
-    name = "prdc"
-    needs = frozenset({"pool3"})
-
     def __init__(
         self, features: Any, reference: Reference | Tensor | np.ndarray, k: int = PRDC_K, block: int = BLOCK
     ) -> None:
         self.features = features
-        self.reference = _reference_features(reference, "density/coverage", "density and coverage")
+        self.space = space = getattr(features, "space", "pool3")
+        self.name = metric_name("prdc", space)  # prdc, prdc_dinov2, prdc_clip
+        self.needs = frozenset({space})  # read through ``features``, which keeps them
+        self.suffix = SPACES[space].suffix
+        label = "density/coverage" + ("" if space == "pool3" else f" ({SPACES[space].label})")
+        self.reference = _reference_features(reference, label, "density and coverage", space)
         self.k = check_int(k, "density/coverage k")
         self.block = check_int(block, "density/coverage block")
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         rows, device, index = _kept(self.features)
         self.sizes = (len(self.reference), len(rows) if index is None else len(index))
         density, coverage = _density_coverage(rows, self.reference, self.k, self.block, device, index)
-        return {"density": density, "coverage": coverage, "prdc_k": self.k}
+        return {f"density{self.suffix}": density, f"coverage{self.suffix}": coverage, "prdc_k": self.k}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
-        few = few_images_message("density/coverage", self.k, *self.sizes) if "density" in fields else None
+        few = few_images_message("density/coverage", self.k, *self.sizes) if f"density{self.suffix}" in fields else None
         return [few] if few else []

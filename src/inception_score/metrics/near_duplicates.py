@@ -20,11 +20,11 @@ far less than the set as a whole (``overall_spread``, the same measure over all 
 
 Example:
     >>> import numpy as np, torch
-    >>> from inception_score.features.network import InceptionOutput
+    >>> from inception_score.features.outputs import NetworkOutputs
     >>> stats = NearDuplicates(num_images=3, num_classes=3, feature_dim=2)
     >>> logits = torch.tensor([[9.0, 0, 0], [9.0, 0, 0], [0, 9.0, 0]])
     >>> pool3 = torch.tensor([[1.0, 0.0], [1.0, 0.001], [0.0, 1.0]])
-    >>> stats.update(InceptionOutput(logits_unbiased=logits, pool3=pool3), np.arange(3))
+    >>> stats.update(NetworkOutputs(logits_unbiased=logits, pool3=pool3), np.arange(3))
     >>> fields = stats.fields({"top_classes": [{"index": 0}, {"index": 1}]})
     >>> fields["near_duplicate_rate"], fields["near_duplicate_pairs"][0][:2]
     (0.6666666666666666, [0, 1])
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from .base import Accumulator, zeros
 
 __all__ = ["NearDuplicates", "DUPLICATE_COSINE", "SAMPLE_LIMIT", "COLLAPSE_RATIO"]
@@ -76,7 +76,7 @@ class NearDuplicates(Accumulator):
         self.class_sum = zeros((num_classes, feature_dim), device)  # C x D
         self.class_count = zeros(num_classes, device)  # C
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """pool3 (N x D) of the batch and the top-1 class of each image (argmax of its logits)."""
         pool3, logits = outputs.pool3, outputs.require("logits_unbiased")
         if pool3 is None:  # logits given without features (the metric object's update(logits=...))

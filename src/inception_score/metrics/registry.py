@@ -4,8 +4,10 @@
 protocol, N, the classes, the bootstrap and its seed, the comparison metrics and their options).
 It is stored in statistics and state files, so that ``merge`` and a resumed run rebuild exactly the
 same accumulators, and two files can be merged only when their specs agree. The Inception Score
-(with its uncertainty and diagnostics) is always computed; FID, KID, sFID, precision/recall and
-density/coverage compare the samples with a :class:`~.reference.Reference`.
+(with its uncertainty and diagnostics) is always computed; the comparison metrics (FID, KID, sFID,
+precision/recall, density/coverage in pool3; the same kinds in DINOv2 and CLIP space; CMMD)
+compare the samples with a :class:`~.reference.Reference`. Each comparison metric is a kind over a
+feature space (:mod:`.names`): one accumulator class per kind, built here with the space's name.
 
 Example:
     >>> spec = MetricSpec(protocol="original", splits=2, num_images=40, num_classes=4, named=False, bootstrap=0)
@@ -22,7 +24,9 @@ from typing import Any
 import torch
 
 from ..errors import OptionsError
+from ..features.spaces import SPACES
 from .base import Accumulator
+from .cmmd import CMMD
 from .confidence import ConfidentImages
 from .diagnostics import ClassDiagnostics, class_names
 from .features import PooledFeatures
@@ -30,14 +34,13 @@ from .frechet import FIDInfinity, FrechetDistance, SpatialFrechetDistance
 from .inception import SplitScores
 from .kernel import KID
 from .manifold import DensityCoverage, PrecisionRecall
+from .names import COMPARISONS, METRICS, kept_spaces
 from .near_duplicates import NearDuplicates
 from .protocols import SplitPlan
 from .reference import Reference
 from .uncertainty import NestedSubsets, PoissonBootstrap
 
 __all__ = ["MetricSpec", "build_accumulators", "COMPARISONS"]
-
-COMPARISONS = ("fid", "kid", "sfid", "pr", "prdc")  # the metrics that need a reference
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class MetricSpec:
     bootstrap: int = 200
     seed: int = 0
     gallery: bool = False  # keep each image's confidence for the report's most/least confident images
-    metrics: tuple[str, ...] = ("is",)  # is, fid, kid, sfid, pr, prdc
+    metrics: tuple[str, ...] = ("is",)  # is, fid, kid, sfid, pr, prdc, fd_dinov2, ..., cmmd (names.METRICS)
     fid_infinity: bool = False
     kid_subsets: int = 100
     kid_subset_size: int = 1000
@@ -62,6 +65,9 @@ class MetricSpec:
     cov_divisor: str = "n-1"  # FID's covariance divisor: n-1 (np.cov) or n (StyleGAN)
     kid_protocol: str = "torch-fidelity"  # how KID's subsets are drawn (kernel.KID_PROTOCOLS)
     kid_seed: int = 2020
+    cmmd_drop_remainder: bool = False
+    # the width of each feature space's vectors when it is not the full network's (a small test network)
+    feature_dims: tuple[tuple[str, int], ...] = ()
 
     @property
     def ddof(self) -> int:
@@ -71,7 +77,16 @@ class MetricSpec:
     @property
     def keeps_features(self) -> bool:
         """Whether every sample's pool3 features are kept (8 KB per image): KID, FID_inf, P/R, D/C."""
-        return self.fid_infinity or any(m in self.metrics for m in ("kid", "pr", "prdc"))
+        return "pool3" in self.kept_spaces
+
+    @property
+    def kept_spaces(self) -> tuple[str, ...]:
+        """The feature spaces whose every sample vector is kept (KID, FD at infinite N, P/R, D/C, CMMD)."""
+        return tuple(s for s in SPACES if s in kept_spaces(self.metrics, self.fid_infinity))
+
+    def dim(self, space: str) -> int:
+        """The width of ``space``'s vectors in this run."""
+        return dict(self.feature_dims).get(space, SPACES[space].dim)
 
     def plan(self) -> SplitPlan:
         return SplitPlan(self.protocol, self.num_images, self.splits)
@@ -85,6 +100,8 @@ class MetricSpec:
         kept = {k: v for k, v in values.items() if k in known}
         if "metrics" in kept:
             kept["metrics"] = tuple(kept["metrics"])
+        if "feature_dims" in kept:
+            kept["feature_dims"] = tuple((str(s), int(d)) for s, d in kept["feature_dims"])
         return cls(**kept)
 
 
@@ -121,19 +138,27 @@ def build_accumulators(
         return out
     if reference is None:
         raise OptionsError(f"metrics: {', '.join(comparisons or ['fid_infinity'])} need a reference (--ref)")
-    features = PooledFeatures(spec.num_images, device=device) if spec.keeps_features else None
-    if features is not None:
-        out.append(features)
-    if "fid" in spec.metrics:
-        out.append(FrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof))
-    if "sfid" in spec.metrics:
-        out.append(SpatialFrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof))
-    if "kid" in spec.metrics:
-        out.append(KID(features, reference, spec.kid_subsets, spec.kid_subset_size, spec.kid_seed, spec.kid_protocol))
-    if spec.fid_infinity:
-        out.append(FIDInfinity(features, reference, seed=spec.seed))
-    if "pr" in spec.metrics:
-        out.append(PrecisionRecall(features, reference, precision=spec.pr_precision))
-    if "prdc" in spec.metrics:
-        out.append(DensityCoverage(features, reference, k=spec.prdc_k))
+    kept = {s: PooledFeatures(spec.num_images, spec.dim(s), device=device, space=s) for s in spec.kept_spaces}
+    out.extend(kept.values())
+    for space in SPACES:  # per space, in the order FID's accumulators always came
+        if any(METRICS.get(m) == ("fd", space) for m in spec.metrics):
+            if space == "spatial":
+                out.append(SpatialFrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof))
+            else:
+                out.append(FrechetDistance(reference, device=device, samples=samples, ddof=spec.ddof, space=space))
+        if space not in kept:
+            continue
+        features, wanted = kept[space], {METRICS[m][0] for m in spec.metrics if METRICS.get(m, ("", ""))[1] == space}
+        if "kd" in wanted:
+            out.append(
+                KID(features, reference, spec.kid_subsets, spec.kid_subset_size, spec.kid_seed, spec.kid_protocol)
+            )
+        if "fd_infinity" in wanted or (space == "pool3" and spec.fid_infinity):
+            out.append(FIDInfinity(features, reference, seed=spec.seed))
+        if "pr" in wanted:
+            out.append(PrecisionRecall(features, reference, precision=spec.pr_precision))
+        if "prdc" in wanted:
+            out.append(DensityCoverage(features, reference, k=spec.prdc_k))
+        if "cmmd" in wanted:
+            out.append(CMMD(features, reference, drop_remainder=spec.cmmd_drop_remainder))
     return out

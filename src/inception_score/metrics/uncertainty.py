@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..features.network import InceptionOutput
+from ..features.outputs import NetworkOutputs
 from .base import Accumulator, zeros
 from .inception import ISAccumulator, batch_probabilities
 from .protocols import SplitPlan
@@ -86,7 +86,7 @@ class PoissonBootstrap(Accumulator):
         self.sum_p = zeros((replicates, num_splits, num_classes), device)
         self.sum_plogp = zeros((replicates, num_splits), device)
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         p, plogp = batch_probabilities(outputs)
         split_ids = self.plan.split_of(indices)
         w = torch.from_numpy(poisson_weights(self.seed, indices, self.replicates)).to(p.device)  # N x B
@@ -146,7 +146,7 @@ class NestedSubsets(Accumulator):
         self._rank[perm] = np.arange(num_images)
         self.bands = ISAccumulator(max(1, len(self.sizes)), num_classes, device)
 
-    def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         p, plogp = batch_probabilities(outputs)
         band = np.searchsorted(self.sizes, self._rank[indices], side="right")  # first subset that holds it
         keep = band < len(self.sizes)

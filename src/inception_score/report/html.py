@@ -73,6 +73,34 @@ OTHER_METRICS = (
     ("improved_recall", None, ".4f", "Recall", "share of the reference inside the images' manifold; higher is better"),
     ("density", None, ".4f", "Density", "how densely the images fill the reference's manifold (Naeem et al. 2020)"),
     ("coverage", None, ".4f", "Coverage", "share of the reference's neighbourhoods holding an image; higher is better"),
+    (
+        "fd_dinov2",
+        None,
+        ".4f",
+        "FD_DINOv2",
+        "Fréchet distance of DINOv2 ViT-L/14 features (Stein et al. 2023, as EDM2); lower is better",
+    ),  # fmt: skip
+    ("fd_infinity_dinov2", None, ".4f", "FD_DINOv2 at infinite N", "FD_N extrapolated to 1/N = 0"),
+    ("kd_dinov2_mean", "kd_dinov2_std", ".5f", "KD_DINOv2", "kernel distance of the DINOv2 features; lower is better"),
+    ("improved_precision_dinov2", None, ".4f", "Precision (DINOv2)", "precision in DINOv2 space; higher is better"),
+    ("improved_recall_dinov2", None, ".4f", "Recall (DINOv2)", "recall in DINOv2 space; higher is better"),
+    ("density_dinov2", None, ".4f", "Density (DINOv2)", "density in DINOv2 space (Naeem et al. 2020)"),
+    ("coverage_dinov2", None, ".4f", "Coverage (DINOv2)", "coverage in DINOv2 space; higher is better"),
+    (
+        "cmmd",
+        None,
+        ".4f",
+        "CMMD",
+        "MMD of CLIP ViT-L/14@336 embeddings, Gaussian kernel, x 1000 (Jayasumana et al. "
+        "2024, as Google's reference); lower is better",
+    ),  # fmt: skip
+    ("fd_clip", None, ".4f", "FD_CLIP", "Fréchet distance of the CLIP embeddings; lower is better"),
+    ("fd_infinity_clip", None, ".4f", "FD_CLIP at infinite N", "FD_N extrapolated to 1/N = 0"),
+    ("kd_clip_mean", "kd_clip_std", ".5f", "KD_CLIP", "kernel distance of the CLIP embeddings; lower is better"),
+    ("improved_precision_clip", None, ".4f", "Precision (CLIP)", "precision in CLIP space; higher is better"),
+    ("improved_recall_clip", None, ".4f", "Recall (CLIP)", "recall in CLIP space; higher is better"),
+    ("density_clip", None, ".4f", "Density (CLIP)", "density in CLIP space (Naeem et al. 2020)"),
+    ("coverage_clip", None, ".4f", "Coverage (CLIP)", "coverage in CLIP space; higher is better"),
 )
 
 
@@ -284,9 +312,13 @@ def _other_metrics(result: Mapping[str, Any]) -> list[str]:
         shown = _num(value, spec)
         if std_key and as_number(result.get(std_key)) is not None:
             shown += f" ± {_num(result.get(std_key), spec)}"
-        k = result.get("pr_k" if key in ("improved_precision", "improved_recall") else "prdc_k")
-        if key in ("improved_precision", "improved_recall", "density", "coverage") and isinstance(k, int):
+        kind = key.split("_dinov2")[0].split("_clip")[0]  # improved_precision_dinov2 -> improved_precision
+        k = result.get("pr_k" if kind in ("improved_precision", "improved_recall") else "prdc_k")
+        if kind in ("improved_precision", "improved_recall", "density", "coverage") and isinstance(k, int):
             what += f" (k = {k})"
+        if key == "cmmd" and result.get("cmmd_num_samples") is not None:
+            dropped = ", last partial batches of 32 left out" if result.get("cmmd_drop_remainder") else ""
+            what += f" ({result.get('cmmd_num_samples')} vs {result.get('cmmd_num_reference')} images{dropped})"
         if key == "fid_infinity":
             fit = result.get("fid_infinity_fit")
             what += f", R² of the fit {_num(fit.get('r2'))}" if isinstance(fit, Mapping) else ""

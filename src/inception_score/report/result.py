@@ -76,6 +76,30 @@ class Result:
     density: float | None = None  # Naeem et al. 2020
     coverage: float | None = None
     prdc_k: int | None = None
+    # the same kinds in DINOv2 space (Stein et al. 2023; FD_DINOv2 as EDM2, the others as dgm-eval) ...
+    fd_dinov2: float | None = None
+    fd_infinity_dinov2: float | None = None
+    fd_infinity_dinov2_fit: dict[str, Any] | None = None
+    kd_dinov2_mean: float | None = None
+    kd_dinov2_std: float | None = None
+    improved_precision_dinov2: float | None = None
+    improved_recall_dinov2: float | None = None
+    density_dinov2: float | None = None
+    coverage_dinov2: float | None = None
+    # ... and in CLIP space (ViT-L/14@336 embeddings, CMMD's preprocessing)
+    fd_clip: float | None = None
+    fd_infinity_clip: float | None = None
+    fd_infinity_clip_fit: dict[str, Any] | None = None
+    kd_clip_mean: float | None = None
+    kd_clip_std: float | None = None
+    improved_precision_clip: float | None = None
+    improved_recall_clip: float | None = None
+    density_clip: float | None = None
+    coverage_clip: float | None = None
+    cmmd: float | None = None  # Jayasumana et al. 2024, as Google's reference (x 1000)
+    cmmd_drop_remainder: bool | None = None  # whether the last partial batch of 32 of each set was left out
+    cmmd_num_samples: int | None = None  # the images CMMD compared, of the samples ...
+    cmmd_num_reference: int | None = None  # ... and of the reference
     fid_reference: dict[str, Any] | None = None  # path, kind, num_images, sha256, read/computed, provenance
     sample_statistics: dict[str, Any] | None = None  # evaluate: the sample batch's mu/sigma read or computed
     match: dict[str, Any] | None = None  # --match: the preset, what it set, what was overridden, its notes
@@ -84,6 +108,11 @@ class Result:
     kid_protocol: str | None = None  # how KID's subsets were drawn (with KID)
     weights_path: str | None = None
     weights_source: str | None = None
+    dinov2_weights_sha256: str | None = None  # the DINOv2 weights used (when a *_dinov2 metric was computed)
+    dinov2_weights_path: str | None = None
+    dinov2_resize: str | None = None  # torch (EDM2's default) or pil (EDM2's pil mode = dgm-eval)
+    clip_weights_sha256: str | None = None  # the CLIP weights used (cmmd, *_clip)
+    clip_weights_path: str | None = None
     precision: str = "exact"
     fast_dtype: str | None = None  # what --precision fast ran in: bfloat16, or float32 without bf16 units
     precision_check: dict[str, float] | None = None  # --check-precision: IS (and FID) fast vs exact
@@ -138,6 +167,14 @@ class Result:
             )
         if self.density is not None:
             lines.append(f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k})")
+        for suffix, space in (("_dinov2", "DINOv2"), ("_clip", "CLIP")):
+            lines += self._space_lines(suffix, space)
+        if self.cmmd is not None:
+            dropped = ", last partial batches of 32 left out" if self.cmmd_drop_remainder else ""
+            lines.append(
+                f"CMMD: {self.cmmd:.4f}  ({self.cmmd_num_samples:,} samples vs {self.cmmd_num_reference:,} reference "
+                f"images{dropped})"
+            )
         ref = self.fid_reference
         if ref:
             count = f"{ref['num_images']:,} images" if ref.get("num_images") else "N not recorded"
@@ -148,6 +185,32 @@ class Result:
         stored = self.sample_statistics
         if stored and stored.get("read"):
             lines.append(f"samples: {stored.get('path')}{_read_computed(stored)} (as the ADM evaluator reads a batch)")
+        return lines
+
+    def _space_lines(self, suffix: str, space: str) -> list[str]:
+        """The lines of one feature space beyond pool3 (FD_DINOv2, KD_DINOv2, P/R, D/C)."""
+        lines = []
+        value = getattr(self, f"fd{suffix}")
+        if value is not None:
+            at_infinity = getattr(self, f"fd_infinity{suffix}")
+            extra = f"; at infinite N {at_infinity:.4f}" if at_infinity is not None else ""
+            lines.append(f"FD_{space}: {value:.4f}{extra}")
+        elif getattr(self, f"fd_infinity{suffix}") is not None:
+            lines.append(f"FD_{space} at infinite N: {getattr(self, f'fd_infinity{suffix}'):.4f}")
+        if getattr(self, f"kd{suffix}_mean") is not None:
+            lines.append(
+                f"KD_{space}: {getattr(self, f'kd{suffix}_mean'):.6f} ± {getattr(self, f'kd{suffix}_std'):.6f}"
+            )
+        if getattr(self, f"improved_precision{suffix}") is not None:
+            lines.append(
+                f"precision ({space}): {getattr(self, f'improved_precision{suffix}'):.4f}, recall: "
+                f"{getattr(self, f'improved_recall{suffix}'):.4f} (k = {self.pr_k}, {self.pr_distances} distances)"
+            )
+        if getattr(self, f"density{suffix}") is not None:
+            lines.append(
+                f"density ({space}): {getattr(self, f'density{suffix}'):.4f}, coverage: "
+                f"{getattr(self, f'coverage{suffix}'):.4f} (k = {self.prdc_k})"
+            )
         return lines
 
     def summary_lines(self) -> list[str]:
@@ -194,6 +257,15 @@ class Result:
             lines.append(f"cache: {self.cache_hits} images reused, {self.cache_misses} computed")
         if self.weights_sha256:
             lines.append(f"weights: sha256 {self.weights_sha256[:16]}…  {self.weights_path or ''}".rstrip())
+        if self.dinov2_weights_sha256:
+            lines.append(
+                f"DINOv2 weights: sha256 {self.dinov2_weights_sha256[:16]}…  {self.dinov2_weights_path or ''}".rstrip()
+                + f"  (resize {self.dinov2_resize})"
+            )
+        if self.clip_weights_sha256:
+            lines.append(
+                f"CLIP weights: sha256 {self.clip_weights_sha256[:16]}…  {self.clip_weights_path or ''}".rstrip()
+            )
         if self.precision_check:
             c = self.precision_check
             lines.append(

@@ -36,10 +36,12 @@ __all__ = ["FORMAT", "VERSION", "MUST_AGREE", "save_stats", "load_stats", "check
 FORMAT = "inception-score-stats"
 VERSION = 2  # 2: the state of each accumulator by name (1: one ScoreState)
 # Provenance fields two shards must share to be merged (start/stop must tile 0..N instead).
-MUST_AGREE = ("inputs", "package_version", "weights_sha256", "spec", "precision", "reference")
+# ``networks``: the weights' sha256 and preprocessing of DINOv2 and CLIP when the run used them
+MUST_AGREE = ("inputs", "package_version", "weights_sha256", "networks", "spec", "precision", "reference")
 _DIFFERENT = {  # how to say it when the value itself means nothing to a reader
     "inputs": "scored other images (another folder or file, or other files under the same names)",
     "reference": "compared with another reference",
+    "networks": "used other DINOv2 or CLIP weights or preprocessing",
 }
 
 

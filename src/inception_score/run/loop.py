@@ -58,10 +58,13 @@ def feed(
     checkpoint: Callable[[int], None] | None = None,
     checkpoint_every: float = 60.0,
     sums: torch.device | None = None,
+    fields: Sequence[str] | None = None,
 ) -> int:
     """Score images ``position`` (default ``span.start``) .. ``span.stop - 1``; returns how many were
     read. ``checkpoint(next_index)`` is called every ``checkpoint_every`` seconds and at the end.
-    ``sums``: the accumulators' device, when it is not the network's (see ``plan.sums_device``)."""
+    ``sums``: the accumulators' device, when it is not the network's (see ``plan.sums_device``).
+    ``fields``: only the networks that give these output fields run (default: all of the extractor's).
+    Each batch is decoded once and given to every network."""
     from tqdm import tqdm
 
     position = span.start if position is None else position
@@ -71,7 +74,7 @@ def feed(
     last_save = time.monotonic()
     with bar, torch.inference_mode():
         for batch in iterate_batches(sources, span.batch_size, span.workers, position, span.stop, span.pin_memory):
-            outputs = _outputs(forward, batch.images, batch.indices, sources, sums)
+            outputs = _outputs(forward, batch.images, batch.indices, sources, sums, fields)
             for accumulator in accumulators:
                 accumulator.update(outputs, batch.indices)
             position = int(batch.indices[-1]) + 1
@@ -87,16 +90,22 @@ def feed(
 
 
 def _outputs(
-    forward: Extractor | CachedExtractor, images: Any, indices: Any, sources: Sequence[ImageSource], sums: Any = None
+    forward: Extractor | CachedExtractor,
+    images: Any,
+    indices: Any,
+    sources: Sequence[ImageSource],
+    sums: Any = None,
+    fields: Sequence[str] | None = None,
 ) -> Any:
     """The batch's outputs (on ``sums`` if given); a NaN or inf output is refused, naming the image and network."""
     try:
-        outputs = forward(images)
+        outputs = forward(images, fields) if fields is not None else forward(images)
         return outputs.to(sums) if sums is not None else outputs
     except NonFiniteOutput as exc:
         index = int(indices[exc.row])
         source, local = locate(sources, index)
-        network = forward.extractor.description if isinstance(forward, CachedExtractor) else forward.description
+        extractor = forward.extractor if isinstance(forward, CachedExtractor) else forward
+        network = exc.network or extractor.description
         raise InputError(
             f"{source.label(local)}: {network} gave NaN or inf ({exc.field}) for this image (image {index}); "
             f"no score can include it (with --precision fast, try exact)"

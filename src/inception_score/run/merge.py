@@ -26,6 +26,8 @@ from .reference import reference_from_tensors
 
 __all__ = ["merge_stats"]
 
+_NETWORK_FACTS = ("dinov2_weights_sha256", "dinov2_resize", "clip_weights_sha256")  # recorded in "networks"
+
 
 def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
     """Add the ``--save-stats`` files of a run's shards into the measurement of the whole run."""
@@ -75,5 +77,6 @@ def merge_stats(paths: Sequence[str | os.PathLike[str]]) -> Measurement:
         "resize": spec.resize,
         "cov_divisor": spec.cov_divisor,
         "kid_protocol": spec.kid_protocol if "kid" in spec.metrics else None,
+        **{k: v for k, v in (first.get("networks") or {}).items() if k in _NETWORK_FACTS},
     }
     return Measurement(accumulators, spec, facts)

@@ -24,24 +24,29 @@ import torch
 from torch import nn
 
 from .._version import __version__
+from ..checks import check_choice
 from ..errors import InputError, OptionsError, plural, recording, warn
 from ..features.cache import PREPROCESS_VERSION, CachedExtractor, OutputCache
 from ..features.classifier import NOT_COMPARABLE
 from ..features.extractor import (
     Extractor,
+    FeatureNetwork,
     classifier_extractor,
     custom_extractor,
+    feature_network,
     inception_extractor,
     require_inception,
 )
+from ..features.spaces import SPACES, part_key
 from ..inputs.arrays import ArraySource
 from ..inputs.base import ImageSource, fingerprint
 from ..inputs.generators import GeneratorSource, ModuleGenerator, generator_source
 from ..inputs.models import load_model
 from ..inputs.sources import open_sources
 from ..metrics.base import Accumulator, ShapeMismatch
+from ..metrics.names import METRICS, spaces_of
 from ..metrics.protocols import SplitPlan
-from ..metrics.reference import Reference
+from ..metrics.reference import FEATURE_KEYS, MOMENT_KEYS, Reference
 from ..metrics.registry import MetricSpec, build_accumulators
 from ..options import Options
 from ..presets import KID_SHRINKING, match_record
@@ -51,7 +56,7 @@ from .loop import Span, feed, states_of
 from .measurement import Measurement
 from .outputs import check_output_dir, check_output_file, check_report_dir, same_path
 from .plan import Work, assign_work, default_workers, resolve_device, sums_device
-from .precision_check import PrecisionCheck
+from .precision_check import FeatureCheck, PrecisionCheck
 from .published import is_published_name, locate_published, read_edm2_pickle
 from .reference import (
     ReferenceNeeds,
@@ -76,7 +81,7 @@ def run(sources: Any, options: Options | None = None, network: nn.Module | None 
     """Score one or several sources (paths, arrays, tensors or :class:`ImageSource`) with ``options``.
 
     ``network``: a module taking the preprocessed N x 3 x 299 x 299 batch and returning
-    :class:`~inception_score.features.network.InceptionOutput` or N x C logits; default: the 2015
+    :class:`~inception_score.features.outputs.NetworkOutputs` or N x C logits; default: the 2015
     Inception graph with the weights that ``options.weights`` resolves to.
     """
     options = options or Options()
@@ -195,21 +200,32 @@ def resolve_metrics(options: Options) -> tuple[tuple[str, ...], bool]:
     ref = options.ref
     has_features, kind = True, None
     only_is = options.metrics is not None and set(options.metrics) <= {"is"}  # then the reference is not read
+    stored: set[str] | None = None  # the spaces whose features a statistics file holds
     if isinstance(ref, str) and ref.lower().endswith(".pkl") and not only_is:
         has_features, kind = False, EDM2_KIND
+        stored = set()  # an EDM2 pickle holds statistics only: no space has features
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref) and not only_is:
         try:
             kind = statistics_kind(ref)
         except InputError as exc:
             raise InputError(f"ref: {exc}") from None
         has_features = "ADM" in kind or _has_key(ref, "features")
+        stored = {s for s in SPACES if "ADM" in kind or _has_key(ref, part_key("features", s))}
     if options.metrics:
-        wanting = [m for m in options.metrics if m in ("kid", "pr", "prdc")]
-        if wanting and not has_features:  # before any other check: no other setting can make them possible
+        feature_kinds = ("kd", "pr", "prdc", "cmmd")
+        wanting = [m for m in options.metrics if METRICS[m][0] in feature_kinds and stored is not None
+                   and METRICS[m][1] not in stored]  # fmt: skip
+        if wanting:  # before any other check: no other setting can make them possible
+            which = (
+                "the reference images' features"
+                if all(METRICS[m][1] == "pool3" for m in wanting)
+                else (", ".join(sorted({part_key("features", METRICS[m][1]) for m in wanting})))
+            )
+            hint = "--with-features" if which.startswith("the") else "--metrics ... --with-features"
             raise InputError(
-                f"ref: {ref}: {kind} without the reference images' features, which {' and '.join(wanting)} "
+                f"ref: {ref}: {kind} without {which}, which {' and '.join(wanting)} "
                 f"need{'s' if len(wanting) == 1 else ''}; give the reference images, or a file of "
-                "`inception-score stats --with-features`"
+                f"`inception-score stats {hint}`"
             )
         return ("is", *(m for m in options.metrics if m != "is")), False
     if ref is None:
@@ -254,7 +270,9 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     SplitPlan(options.protocol, num_images, options.splits)  # refuse impossible splits before any work
     _check_counts(metrics, kid_implied, num_images, options)
     work = assign_work(opened, device, options.device, options.batch_size, options.precision, options.shard)
-    extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics, fid="fid" in metrics)
+    check_network_options(options, metrics)
+    extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics, fid="fid" in metrics,
+                           spaces=spaces_of(metrics))  # fmt: skip
     _check_fields(extractor, metrics, options)
     forward: Extractor | CachedExtractor = extractor
     if options.cache:
@@ -278,6 +296,9 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
         if isinstance(extractor.check, PrecisionCheck):
             extractor.check.reference = reference  # --check-precision also reports FID's deviation
+        for net in extractor.networks:
+            if isinstance(net.check, FeatureCheck):
+                net.check.reference = reference  # ... and FD_DINOv2's, FD_CLIP's
     spec = MetricSpec(
         protocol=options.protocol,
         splits=options.splits,
@@ -297,6 +318,8 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         cov_divisor=options.cov_divisor,
         kid_protocol=options.kid_protocol,
         kid_seed=options.kid_seed,
+        cmmd_drop_remainder=options.cmmd_drop_remainder,
+        feature_dims=_feature_dims(extractor),
     )
     stored = _stored_sample_statistics(options, sources, metrics, saved)
     accumulators = build_accumulators(spec, sums_device(work.device), reference, samples=stored)
@@ -365,7 +388,7 @@ def _facts(
         "weights_source": weights.source if weights else f"custom classifier {options.classifier or ''}".rstrip(),
         "precision": options.precision if weights else "custom network",
         "fast_dtype": extractor.fast_dtype,
-        "precision_check": extractor.check.fields() if isinstance(extractor.check, PrecisionCheck) else None,
+        "precision_check": _precision_check(extractor),
         "package_version": __version__,
         "torch_version": torch.__version__,
         "device": str(work.device),
@@ -377,7 +400,30 @@ def _facts(
         "cache_misses": forward.misses if cached else None,
         "elapsed_s": elapsed,
         "images_per_second": scored / elapsed if elapsed > 0 else 0.0,
+        **network_facts(extractor),
     }
+
+
+def network_facts(extractor: Extractor) -> dict[str, Any]:
+    """The result's fields naming DINOv2's and CLIP's weights (sha256, path) and DINOv2's resize."""
+    out: dict[str, Any] = {}
+    for net in extractor.networks:
+        out[f"{net.field}_weights_sha256"] = net.weights.sha256 if net.weights else None
+        out[f"{net.field}_weights_path"] = str(net.weights.path) if net.weights else None
+        if net.field == "dinov2":
+            out["dinov2_resize"] = net.cache_tag.removeprefix("resize-") or None
+    return out
+
+
+def _precision_check(extractor: Extractor) -> dict[str, Any] | None:
+    """``--check-precision``: Inception's IS (and FID) fast vs exact, and each other network's deviation."""
+    if not isinstance(extractor.check, PrecisionCheck):
+        return None
+    out = extractor.check.fields()
+    for net in extractor.networks:
+        if out is not None and isinstance(net.check, FeatureCheck):
+            out.update(net.check.fields())
+    return out
 
 
 def _stored_sample_statistics(
@@ -399,7 +445,9 @@ def _stored_sample_statistics(
     path = os.fsdecode(items[0])
     if not path.lower().endswith(".npz") or not os.path.isfile(path):
         return None
-    return load_sample_statistics(path, ReferenceNeeds(moments="fid" in metrics, spatial="sfid" in metrics))
+    return load_sample_statistics(
+        path, ReferenceNeeds(moments=frozenset(s for m, s in (("fid", "pool3"), ("sfid", "spatial")) if m in metrics))
+    )
 
 
 def _cache_tag(options: Options, extractor: Extractor) -> str:
@@ -409,19 +457,38 @@ def _cache_tag(options: Options, extractor: Extractor) -> str:
 
 
 def _needs(metrics: Sequence[str], options: Options) -> ReferenceNeeds:
-    return ReferenceNeeds(
-        moments="fid" in metrics or options.fid_infinity,
-        spatial="sfid" in metrics,
-        features=any(m in metrics for m in ("kid", "pr", "prdc")),
-    )
+    return ReferenceNeeds.of(metrics, options.fid_infinity)
+
+
+def _feature_dims(extractor: Extractor) -> tuple[tuple[str, int], ...]:
+    """The widths of the vector spaces that differ from the full networks' (a small test network)."""
+    return tuple((s, d) for s, d in sorted(extractor.dims.items()) if d != SPACES[s].dim)
+
+
+def check_network_options(options: Options, metrics: Sequence[str]) -> None:
+    """Options of a network no requested metric runs are refused, never silently ignored."""
+    spaces = spaces_of(metrics)
+    unused = {
+        "dinov2_weights": options.dinov2_weights is not None and "dinov2" not in spaces,
+        "dinov2_resize": options.dinov2_resize != "torch" and "dinov2" not in spaces,
+        "clip_weights": options.clip_weights is not None and "clip" not in spaces,
+        "cmmd_drop_remainder": options.cmmd_drop_remainder and "cmmd" not in metrics,
+    }
+    for name, ignored in unused.items():
+        if ignored:
+            network = "CMMD" if name.startswith("cmmd") else ("DINOv2" if "dinov2" in name else "CLIP")
+            raise OptionsError(
+                f"{name}: only for the {network} metrics, and --metrics asks for none of them "
+                f"({', '.join(metrics)}); add them to --metrics or leave {name} unset"
+            )
 
 
 def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options) -> None:
     """A custom network or classifier gives logits only: refuse the metrics that need features."""
-    wanted = {"fid": "pool3", "kid": "pool3", "pr": "pool3", "prdc": "pool3", "sfid": "spatial"}
+    wanted = {m: METRICS[m][1] for m in METRICS if m != "is"}
     for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
         field = wanted.get(metric)
-        if field and field not in extractor.fields:
+        if field and field not in extractor.output_fields:
             raise OptionsError(
                 f"metrics: {metric} needs the network's {field} features, and {extractor.description} gives "
                 f"{', '.join(extractor.fields)}; compare with the Inception network"
@@ -430,14 +497,19 @@ def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options
 
 def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, options: Options) -> None:
     """Refuse, before any work, sample sets too small for a metric asked for."""
-    least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1}
+    least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1, "cmmd": 32 if options.cmmd_drop_remainder else 1}
     if "kid" in metrics and options.kid_protocol in KID_SHRINKING:
         least["kid"] = 2  # StyleGAN, clean-fid: the subsets shrink to the smaller set
     elif "kid" in metrics and not kid_implied:
         least["kid"] = options.kid_subset_size
+    by_kind = {"fd": 2, "fd_infinity": 2, "pr": 4, "prdc": options.prdc_k + 1, "kd": options.kid_subset_size}
+    for metric in metrics:  # the same kinds in the DINOv2 and CLIP spaces
+        kind, space = METRICS.get(metric, ("", "pool3"))
+        if space not in ("pool3", "spatial") and kind in by_kind:
+            least[metric] = by_kind[kind]
     for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
         if num_images < least.get(metric, 0):
-            hint = " (set --kid-subset-size)" if metric == "kid" else ""
+            hint = " (set --kid-subset-size)" if metric == "kid" or metric.startswith("kd_") else ""
             raise InputError(
                 f"{metric}: needs at least {least[metric]} sample images, got {plural(num_images, 'image')}{hint}"
             )
@@ -499,18 +571,14 @@ def _load_reference(
     if isinstance(ref, str) and ref.lower().endswith(".pkl"):
         return with_divisor(_edm2_reference(ref, needs), options.cov_divisor)
     if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
-        stored, images_needed = load_statistics(ref, needs, weights, options.resize)
+        stored, images_needed = load_statistics(ref, needs, weights, network_provenance(extractor))
         stored = with_divisor(stored, options.cov_divisor)  # what is computed below already uses the run's divisor
         if not images_needed:
             return stored
-        missing = ReferenceNeeds(
-            moments=needs.moments and stored.mu is None,
-            spatial=needs.spatial and stored.mu_s is None,
-            features=needs.features and stored.features is None,
-        )
+        missing = needs.missing_from(stored)
         computed = compute_reference(ref, options, forward, work, workers, missing)
-        parts = {k: getattr(stored, k) if getattr(stored, k) is not None else getattr(computed, k) for k in
-                 ("mu", "sigma", "mu_s", "sigma_s", "features")}  # fmt: skip
+        parts = {k: getattr(stored, k) if getattr(stored, k) is not None else getattr(computed, k)
+                 for k in (*MOMENT_KEYS, *FEATURE_KEYS)}  # fmt: skip
         info = {**stored.info, "num_images": computed.info["num_images"], "computed": computed.info["computed"]}
         return Reference(info=info, **parts)
     return compute_reference(ref, options, forward, work, workers, needs)
@@ -526,22 +594,66 @@ def _check_pinned(ref: Any, pin: str) -> None:
 
 
 def _edm2_reference(path: str, needs: ReferenceNeeds) -> Reference:
-    """An EDM2 reference pickle (``calculate_metrics.py ref``): its ``fid`` part as mu and sigma."""
+    """An EDM2 reference pickle (``calculate_metrics.py ref``): its ``fid`` part as mu and sigma, its
+    ``fd_dinov2`` part (when present) as the DINOv2 space's mu and sigma."""
     stats = read_edm2_pickle(path)
-    wanted = (("mu_s and sigma_s (spatial statistics, for sFID)", needs.spatial),
-              ("the reference images' features (for KID and precision/recall)", needs.features))  # fmt: skip
-    lacking = [what for what, asked in wanted if asked]
-    if lacking:
-        raise InputError(
-            f"{path}: an EDM2 reference pickle holds mu and sigma only (FID), not {'; not '.join(lacking)}"
-        )
+    dinov2 = stats.get("fd_dinov2")
+    parts = {"mu": stats["fid"]["mu"], "sigma": stats["fid"]["sigma"]}
+    if dinov2 is not None:
+        parts.update(mu_dinov2=dinov2["mu"], sigma_dinov2=dinov2["sigma"])
     info = {"path": path, "kind": EDM2_KIND, "num_images": stats["num_images"], "sha256": file_sha256(path),
-            "read": ["mu", "sigma"], "spaces": [k for k in ("fid", "fd_dinov2") if k in stats]}  # fmt: skip
-    # stats["fd_dinov2"] (the DINOv2 space) is read and checked; wired once per-space references are on main
-    return Reference(mu=stats["fid"]["mu"], sigma=stats["fid"]["sigma"], info=info)
+            "read": list(parts), "spaces": [k for k in ("fid", "fd_dinov2") if k in stats]}  # fmt: skip
+    reference = Reference(**parts, info=info)
+    missing = needs.missing_from(reference)
+    if missing:
+        lacking = [f"{SPACES[s].label} statistics" for s in sorted(missing.moments)]
+        lacking += [f"the reference images' {SPACES[s].label} features" for s in sorted(missing.features)]
+        raise InputError(
+            f"{path}: an EDM2 reference pickle holds mu and sigma ({', '.join(info['spaces'])}) only, not "
+            f"{' or '.join(lacking)}, which the metrics asked for need"
+        )
+    return reference
+
+
+def network_provenance(extractor: Extractor) -> dict[str, Any]:
+    """What a statistics file must share with the run for the spaces of its other networks: their
+    weights' sha256 and preprocessing (``dinov2_weights_sha256``, ``dinov2_resize``, ``clip_weights_sha256``)."""
+    out: dict[str, Any] = {}
+    for net in extractor.networks:
+        out[f"{net.field}_weights_sha256"] = net.weights.sha256 if net.weights else None
+        if net.field == "dinov2":
+            out["dinov2_resize"] = net.cache_tag.removeprefix("resize-") or None
+    return out
 
 
 def _extractor(
+    options: Options,
+    opened: list[ImageSource],
+    network: nn.Module | None,
+    work: Work,
+    spatial: bool = False,
+    fid: bool = False,
+    spaces: set[str] | frozenset[str] = frozenset(),
+) -> Extractor:
+    """The run's networks: Inception (or what stands in for it) always, for IS; DINOv2 and CLIP
+    only when a metric in their space is asked for."""
+    extractor = _first_network(options, opened, network, work, spatial, fid)
+    extractor.networks = [_feature_network(options, work, s) for s in ("dinov2", "clip") if s in spaces]
+    return extractor
+
+
+def _feature_network(options: Options, work: Work, space: str) -> FeatureNetwork:
+    """DINOv2 or CLIP on the run's device and precision, with ``--check-precision``'s hook."""
+    weights = options.dinov2_weights if space == "dinov2" else options.clip_weights
+    extra = {"resize": options.dinov2_resize} if space == "dinov2" else {}
+    net = feature_network(space, weights, work.device, options.precision, options.progress, **extra)
+    if options.check_precision:
+        exact = feature_network(space, weights, work.device, "exact", False, **extra)
+        net.check = FeatureCheck(options.check_precision, exact.forward, space, net.dim)
+    return net
+
+
+def _first_network(
     options: Options,
     opened: list[ImageSource],
     network: nn.Module | None,
@@ -596,6 +708,7 @@ def _provenance(
         "inputs_exact": fingerprint(opened, exact=True) if options.state else None,
         "package_version": __version__,
         "weights_sha256": extractor.weights.sha256 if extractor.weights else "custom network",
+        "networks": network_provenance(extractor) or None,  # DINOv2's and CLIP's weights and resize
         "spec": spec.to_dict(),
         "precision": options.precision if extractor.named else "custom network",
         "reference": dict(reference.info) if reference is not None else None,
@@ -663,7 +776,12 @@ def _resume(
 
 
 def statistics(
-    sources: Any, output: str, options: Options, features: bool = False, spatial: bool = False
+    sources: Any,
+    output: str,
+    options: Options,
+    features: bool = False,
+    spatial: bool = False,
+    metrics: Sequence[str] | str | None = None,
 ) -> dict[str, Any]:
     """``inception-score stats``: the reference statistics of ``sources`` written to ``output``.
 
@@ -672,7 +790,13 @@ def statistics(
     ``mu_s``/``sigma_s`` of the spatial
     features with ``spatial`` (sFID), the pool3 rows with ``features`` (KID, precision/recall:
     8 KB per image), and the provenance (the weights' sha256, N, the package version, the
-    precision, the sources). Returns the provenance. The output path is checked before any work.
+    precision, the sources). ``metrics`` (default ``fid``) chooses the feature spaces: with
+    ``fd_dinov2`` (or any ``*_dinov2`` metric) also ``mu_dinov2``/``sigma_dinov2`` and with
+    ``features`` ``features_dinov2`` (float32 N x 1024); likewise ``*_clip`` and ``cmmd`` for
+    ``mu_clip``/``sigma_clip``/``features_clip`` (CMMD reads the embeddings, so ``cmmd`` writes
+    them with or without ``features``); pool3's parts only when a pool3 metric is asked for.
+    Each network runs only on the spaces asked for, on one decode of each batch. Returns the
+    provenance. The output path is checked before any work.
     """
     from .outputs import check_output_file
     from .reference import REFERENCE_FORMAT, compute_reference, save_reference
@@ -680,7 +804,9 @@ def statistics(
     shown = os.fsdecode(output)
     if not shown.lower().endswith(".npz"):  # what --ref and pytorch-fid read
         raise OptionsError(f"stats -o: {shown}: expected a file name ending in .npz (what --ref reads)")
+    wanted = _stats_metrics(metrics, spatial)
     with recording():
+        check_network_options(options, wanted)
         device = resolve_device(options.device)
         opened = open_sources(sources, options.recursive, options.num_samples, options.image_range,
                               _module_options(options))  # fmt: skip
@@ -696,7 +822,7 @@ def statistics(
 
         check_output_file(output, "stats -o", input_paths(opened, options), ours)
         work = assign_work(opened, device, options.device, options.batch_size, options.precision, None)
-        extractor = _extractor(options, opened, None, work, spatial=spatial)
+        extractor = _extractor(options, opened, None, work, spatial=spatial, spaces=spaces_of(wanted))
         forward: Extractor | CachedExtractor = extractor
         if options.cache:
             weights = require_inception(extractor, "cache")
@@ -704,15 +830,21 @@ def statistics(
                 extractor, OutputCache(options.cache, weights.sha256, _cache_tag(options, extractor))
             )
         workers = options.num_workers if options.num_workers is not None else default_workers(work.device)
-        needs = ReferenceNeeds(moments=True, spatial=spatial, features=features)
+        vector_spaces = spaces_of(wanted) - {"spatial"}
+        needs = ReferenceNeeds(
+            moments=frozenset(vector_spaces | ({"spatial"} if spatial else set())),
+            features=frozenset(vector_spaces if features else ({"clip"} if "cmmd" in wanted else set())),
+        )
         reference = compute_reference(opened, options, forward, work, workers, needs)
         weights = extractor.weights
         provenance = {
             "weights_sha256": weights.sha256 if weights else None,
+            **network_provenance(extractor),
             "num_images": reference.info["num_images"],
             "precision": options.precision,
             "preprocess_version": PREPROCESS_VERSION,  # the resize and the network's input (features/cache.py)
             "sources": [s.name for s in opened],
+            "metrics": list(wanted),
             "with_features": features,
             "spatial": spatial,
             "resize": options.resize,
@@ -720,3 +852,17 @@ def statistics(
         if work.is_main:
             save_reference(output, reference, provenance)
     return provenance
+
+
+def _stats_metrics(metrics: Sequence[str] | str | None, spatial: bool) -> tuple[str, ...]:
+    """The metrics a statistics file is for (default: FID, and sFID with ``spatial``)."""
+    if metrics is None:
+        names: tuple[str, ...] = ("fid",)
+    else:
+        names = tuple(m.strip().lower() for m in metrics.split(",")) if isinstance(metrics, str) else tuple(metrics)
+    for name in names:
+        check_choice(name, "metrics", tuple(METRICS))
+    names = tuple(dict.fromkeys(m for m in names if m != "is"))
+    if not names:
+        raise OptionsError(f"metrics: got nothing to write statistics for, expected some of {', '.join(METRICS)}")
+    return (*names, *(("sfid",) if spatial and "sfid" not in names else ()))

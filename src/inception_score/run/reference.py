@@ -5,10 +5,12 @@
 * a statistics file (``.npz``) of one of three kinds:
 
   - **this package's** (``inception-score stats``): ``mu``, ``sigma`` (pool3, float64, pytorch-fid's
-    keys and conventions), optionally ``mu_s``/``sigma_s`` (the spatial features, sFID) and
-    ``features`` (the pool3 rows, KID and precision/recall), and its provenance as JSON
-    (``inception_score``: the weights' sha256, N, the package version). A file computed with
-    other weights is refused: its numbers are not comparable;
+    keys and conventions), optionally ``mu_s``/``sigma_s`` (the spatial features, sFID),
+    ``features`` (the pool3 rows, KID and precision/recall), the same per other feature space
+    (``mu_dinov2``, ``sigma_dinov2``, ``features_dinov2``; ``mu_clip``, ``sigma_clip``,
+    ``features_clip``), and its provenance as JSON (``inception_score``: each network's weights'
+    sha256 and preprocessing, N, the package version). A file computed with other weights (or
+    another DINOv2 resize) is refused: its numbers are not comparable;
   - **pytorch-fid's** (``fid_score.py --save-stats``): ``mu`` and ``sigma`` only (FID; the weights
     are not recorded);
   - an **ADM reference batch** (guided-diffusion's ``VIRTUAL_imagenet256_labeled.npz``): images in
@@ -39,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -53,9 +56,11 @@ from .._version import __version__
 from ..errors import InputError, warn
 from ..features.cache import PREPROCESS_VERSION
 from ..features.network import FEATURE_DIM
+from ..features.spaces import SPACES, part_key
 from ..inputs.opening import one_line, open_regular
 from ..metrics.frechet import SPATIAL_DIM
-from ..metrics.reference import Reference
+from ..metrics.names import METRICS, moment_spaces
+from ..metrics.reference import FEATURE_KEYS, MOMENT_KEYS, Reference
 
 __all__ = [
     "REFERENCE_FORMAT",
@@ -79,15 +84,49 @@ KINDS = {
 PROVENANCE_KEYS = ("precision", "preprocess_version", "package_version")  # recorded by `stats`, shown in the result
 _SHAPES = {"mu": (FEATURE_DIM,), "sigma": (FEATURE_DIM, FEATURE_DIM), "mu_s": (SPATIAL_DIM,),
            "sigma_s": (SPATIAL_DIM, SPATIAL_DIM)}  # fmt: skip
+# the key of each space's part -> (space, part); pool3 and spatial have fixed widths (_SHAPES), the
+# others the width of the network that computed them (a smaller configuration in tests)
+_PARTS = {
+    part_key(p, s): (s, p) for s in SPACES for p in ("mu", "sigma", "features") if (s, p) != ("spatial", "features")
+}
 
 
 @dataclass(frozen=True)
 class ReferenceNeeds:
-    """What the run's metrics need of the reference."""
+    """What the run's metrics need of the reference: which spaces' mean and covariance, which spaces' rows.
 
-    moments: bool = False  # mu, sigma (FID, FID at infinite N)
-    spatial: bool = False  # mu_s, sigma_s (sFID)
-    features: bool = False  # the pool3 rows (KID, precision/recall, density/coverage)
+    Example:
+        >>> needs = ReferenceNeeds.of(("is", "fid", "kd_dinov2", "cmmd"))
+        >>> sorted(needs.moments), sorted(needs.features)
+        (['pool3'], ['clip', 'dinov2'])
+    """
+
+    moments: frozenset[str] = frozenset()  # spaces whose mu/sigma are needed (pool3: FID; spatial: sFID...)
+    features: frozenset[str] = frozenset()  # spaces whose rows are needed (KID, P/R, D/C, CMMD...)
+
+    @classmethod
+    def of(cls, metrics: Any, fid_infinity: bool = False) -> ReferenceNeeds:
+        """What ``metrics`` (names of :data:`~inception_score.metrics.names.METRICS`) need."""
+        features = {METRICS[m][1] for m in metrics if m in METRICS and METRICS[m][0] in ("kd", "pr", "prdc", "cmmd")}
+        return cls(frozenset(moment_spaces(metrics, fid_infinity)), frozenset(features))
+
+    def keys(self) -> list[str]:
+        """The reference parts these are: ``mu``, ``sigma``, ``features_dinov2``..."""
+        out = [part_key(p, s) for s in SPACES if s in self.moments for p in ("mu", "sigma")]
+        return out + [part_key("features", s) for s in SPACES if s in self.features]
+
+    def spaces(self) -> set[str]:
+        return set(self.moments) | set(self.features)
+
+    def missing_from(self, reference: Reference) -> ReferenceNeeds:
+        """What of these ``reference`` does not hold."""
+        return ReferenceNeeds(
+            frozenset(s for s in self.moments if reference.moments(s) is None),
+            frozenset(s for s in self.features if reference.features_of(s) is None),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.moments or self.features)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -112,7 +151,7 @@ def statistics_kind(path: str | os.PathLike[str]) -> str:
     """Which kind of ``.npz`` ``path`` is (a :data:`KINDS` value), from its keys; InputError for none."""
     name = os.fsdecode(path)
     keys = _keys(name)
-    if "inception_score" in keys and "mu" in keys:
+    if "inception_score" in keys and any(k in keys for k in (*MOMENT_KEYS, *FEATURE_KEYS)):
         return KINDS["ours"]
     if "arr_0" in keys:
         return KINDS["adm"] if "mu" in keys and "sigma" in keys else KINDS["adm-images"]
@@ -141,26 +180,50 @@ def _array(npz: Any, key: str, name: str) -> np.ndarray:
 
 
 def _checked(value: np.ndarray, key: str, name: str) -> np.ndarray:
-    expected = _SHAPES[key]
-    if value.shape != expected:
+    expected = _SHAPES.get(key)
+    if expected is not None and value.shape != expected:
         layer = "spatial" if key.endswith("_s") else "pool3"
         raise InputError(
             f"{name}: {key} has shape {value.shape}, expected {expected} "
             f"(the {layer} features of the 2015 Inception graph)"
         )
+    space, part = _PARTS[key]
+    wrong_rank = expected is None and value.ndim != (1 if part == "mu" else 2)
+    if wrong_rank or (part == "sigma" and value.shape[0] != value.shape[-1]):
+        shape = {"mu": "D", "sigma": "D x D", "features": "N x D"}[part]
+        raise InputError(f"{name}: {key} has shape {value.shape}, expected {shape} ({SPACES[space].label})")
     if not np.isfinite(value).all():
         raise InputError(f"{name}: {key} holds NaN or inf")
-    return value.astype(np.float64)
+    return value.astype(np.float64 if part != "features" else np.float32)
+
+
+def _check_widths(parts: dict[str, Any], name: str) -> None:
+    """The parts of one space must have one width (mu D, sigma D x D, features N x D)."""
+    for space in SPACES:
+        widths = {key: parts[key].shape[-1] for key in (part_key(p, space) for p in ("mu", "sigma", "features"))
+                  if key in parts}  # fmt: skip
+        if len(set(widths.values())) > 1:
+            shown = ", ".join(f"{k} {tuple(parts[k].shape)}" for k in widths)
+            raise InputError(f"{name}: {shown}: the {SPACES[space].label} parts differ in width")
 
 
 def load_statistics(
-    path: str | os.PathLike[str], needs: ReferenceNeeds, weights_sha256: str | None, resize: str = "tf1"
+    path: str | os.PathLike[str],
+    needs: ReferenceNeeds,
+    weights_sha256: str | None,
+    networks: dict[str, Any] | None = None,
+    resize: str = "tf1",
 ) -> tuple[Reference, bool]:
     """The reference parts stored in a statistics ``.npz``, and whether its images (``arr_0``) must
     still be scored for what ``needs`` asks and the file does not hold.
 
+    ``weights_sha256``: the run's Inception weights; ``networks``: what else the run's other
+    networks must share with the file, by provenance key, for the spaces ``needs`` reads
+    (``dinov2_weights_sha256``, ``dinov2_resize``, ``clip_weights_sha256``).
+
     Raises InputError naming the file: not a reference, wrong shapes or dtypes, NaN, computed with
-    other weights than ``weights_sha256`` or another ``resize`` (this package's files record both), or
+    other weights than ``weights_sha256`` (or preprocessing) or another ``resize`` (this package's
+    files record both), or
     lacking what is needed and holding no images.
     """
     name = os.fsdecode(path)
@@ -186,30 +249,42 @@ def load_statistics(
                     f"{name}: computed with --resize {made}, this run uses --resize {resize}; its statistics are not "
                     f"comparable: compute them again with `inception-score stats ... --resize {resize}` (or --match)"
                 )
+            for key, value in (networks or {}).items():
+                space = key.split("_", 1)[0]  # dinov2_weights_sha256 -> dinov2
+                theirs = provenance.get(key)
+                if space in needs.spaces() and value and theirs and theirs != value:
+                    raise InputError(
+                        f"{name}: its {SPACES[space].label} were computed with {key} {str(theirs)[:16]}, this run "
+                        f"uses {str(value)[:16]}; they are not comparable: compute them again with this run's settings"
+                    )
             info["num_images"] = provenance.get("num_images")
             info["weights_sha256"] = recorded
             for key in PROVENANCE_KEYS:  # what produced it: compared with the run by the pipeline
                 info[key] = provenance.get(key)
-        for key in ("mu", "sigma", "mu_s", "sigma_s"):
+            for key in networks or {}:
+                if provenance.get(key) is not None:
+                    info[key] = provenance[key]
+        for key in MOMENT_KEYS:
             if key in keys and (kind != KINDS["adm-images"]):
                 parts[key] = _checked(_array(npz, key, name), key, name)
-        if "features" in keys and needs.features:
-            features = _array(npz, "features", name)
-            if features.ndim != 2 or features.shape[1] != FEATURE_DIM or not np.isfinite(features).all():
-                raise InputError(f"{name}: features has shape {features.shape}; expected N x {FEATURE_DIM}, finite")
-            parts["features"] = torch.from_numpy(features.astype(np.float32))
-            info["num_images"] = info["num_images"] or int(features.shape[0])
-    info["read"] = [key for key in ("mu", "sigma", "mu_s", "sigma_s", "features") if key in parts]
+        for key in FEATURE_KEYS:
+            space = _PARTS[key][0]
+            if key in keys and space in needs.features:
+                features = _array(npz, key, name)
+                dim = f" x {FEATURE_DIM}" if space == "pool3" else " x D"
+                if features.ndim != 2 or space == "pool3" and features.shape[1] != FEATURE_DIM:
+                    raise InputError(f"{name}: {key} has shape {features.shape}; expected N{dim}, finite")
+                if not np.isfinite(features).all():
+                    raise InputError(f"{name}: {key} has shape {features.shape}; expected N{dim}, finite")
+                parts[key] = torch.from_numpy(features.astype(np.float32))
+                info["num_images"] = info["num_images"] or int(features.shape[0])
+        _check_widths(parts, name)
+    info["read"] = [key for key in (*MOMENT_KEYS, *FEATURE_KEYS) if key in parts]
     has_images = "arr_0" in keys
-    missing = [
-        what
-        for what, wanted, present in (
-            ("mu and sigma", needs.moments, "mu" in parts and "sigma" in parts),
-            ("mu_s and sigma_s (spatial statistics, for sFID)", needs.spatial, "mu_s" in parts and "sigma_s" in parts),
-            ("the reference images' features (for KID and precision/recall)", needs.features, "features" in parts),
-        )
-        if wanted and not present
-    ]
+    found = Reference(**parts)
+    lacking = needs.missing_from(found)
+    missing = [_described(part, space) for space in SPACES for part, wanted in
+               (("moments", space in lacking.moments), ("features", space in lacking.features)) if wanted]  # fmt: skip
     if missing and not has_images:
         hint = (
             "compute a full reference with: inception-score stats REF_IMAGES --with-features --spatial -o ref.npz"
@@ -217,8 +292,22 @@ def load_statistics(
             else "pytorch-fid files hold mu and sigma only: give the reference images instead, or ask for FID "
             "alone (--metrics fid)"
         )
+        if any(space not in ("pool3", "spatial") for space in lacking.spaces()) and kind != KINDS["pytorch-fid"]:
+            hint = "compute one with: inception-score stats REF_IMAGES --metrics METRICS --with-features -o ref.npz"
         raise InputError(f"{name}: {kind} without {'; without '.join(missing)}; {hint}")
     return Reference(info=info, **parts), bool(missing) and has_images
+
+
+def _described(part: str, space: str) -> str:
+    """How a missing part of a reference is named in a message."""
+    if part == "moments":
+        mu, sigma = part_key("mu", space), part_key("sigma", space)
+        return {"pool3": "mu and sigma", "spatial": "mu_s and sigma_s (spatial statistics, for sFID)"}.get(
+            space, f"{mu} and {sigma} (the {SPACES[space].label}' statistics)"
+        )
+    if space == "pool3":
+        return "the reference images' features (for KID and precision/recall)"
+    return f"{part_key('features', space)} (the reference images' {SPACES[space].label})"
 
 
 def load_sample_statistics(path: str | os.PathLike[str], needs: ReferenceNeeds) -> Reference:
@@ -238,7 +327,8 @@ def load_sample_statistics(path: str | os.PathLike[str], needs: ReferenceNeeds) 
     """
     name = os.fsdecode(path)
     parts: dict[str, Any] = {}
-    wanted = [pair for pair, asked in ((("mu", "sigma"), needs.moments), (("mu_s", "sigma_s"), needs.spatial)) if asked]
+    asked = ((("mu", "sigma"), "pool3" in needs.moments), (("mu_s", "sigma_s"), "spatial" in needs.moments))
+    wanted = [pair for pair, wanted_pair in asked if wanted_pair]
     with open_regular(name, name, "a sample batch (.npz)") as f, np.load(f, allow_pickle=False) as npz:
         keys = set(npz.files)
         for pair in wanted:
@@ -289,17 +379,20 @@ def save_reference(path: str | os.PathLike[str], reference: Reference, provenanc
     """Write ``reference`` as this package's statistics file (an uncompressed ``.npz``, atomically):
     pytorch-fid's ``mu``/``sigma`` (its ``--ref``-style inputs read them: pytorch-fid's ``fid_score.py``
     with a path ending in ``.npz``, clean-fid-style readers of ``mu``/``sigma``; *not* the ADM
-    evaluator, which reads ``arr_0`` first and refuses a file without it), ``mu_s``/``sigma_s`` and
-    ``features`` when present, and the provenance as JSON under ``inception_score``."""
+    evaluator, which reads ``arr_0`` first and refuses a file without it), every other part it holds
+    (``mu_s``/``sigma_s``, ``features``, ``mu_dinov2``, ``sigma_dinov2``, ``features_dinov2``,
+    ``mu_clip``...: float64 moments, float32 features), and the provenance as JSON under ``inception_score``."""
     from ..atomic import atomic_write
 
     arrays: dict[str, np.ndarray] = {}
-    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+    for key in MOMENT_KEYS:
         value = getattr(reference, key)
         if value is not None:
             arrays[key] = np.asarray(value, dtype=np.float64)
-    if reference.features is not None:
-        arrays["features"] = reference.features.detach().cpu().numpy().astype(np.float32)
+    for key in FEATURE_KEYS:
+        value = getattr(reference, key)
+        if value is not None:
+            arrays[key] = value.detach().cpu().numpy().astype(np.float32)
     record = {"format": REFERENCE_FORMAT, "package_version": __version__, **provenance}
     arrays["inception_score"] = np.array(json.dumps(record))
     atomic_write(path, lambda f: np.savez(f, **arrays))
@@ -308,12 +401,14 @@ def save_reference(path: str | os.PathLike[str], reference: Reference, provenanc
 def reference_tensors(reference: Reference) -> dict[str, torch.Tensor]:
     """The reference's arrays as tensors by ``"reference.<part>"`` (stored in statistics and state files)."""
     out: dict[str, torch.Tensor] = {}
-    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+    for key in MOMENT_KEYS:
         value = getattr(reference, key)
         if value is not None:
             out[f"reference.{key}"] = torch.from_numpy(np.asarray(value, dtype=np.float64))
-    if reference.features is not None:
-        out["reference.features"] = reference.features.detach().cpu()
+    for key in FEATURE_KEYS:
+        value = getattr(reference, key)
+        if value is not None:
+            out[f"reference.{key}"] = value.detach().cpu()
     return out
 
 
@@ -322,11 +417,12 @@ def reference_from_tensors(
 ) -> Reference:
     """The inverse of :func:`reference_tensors` (``prefix="samples."``: a sample batch's stored statistics)."""
     parts: dict[str, Any] = {}
-    for key in ("mu", "sigma", "mu_s", "sigma_s"):
+    for key in MOMENT_KEYS:
         if f"{prefix}{key}" in tensors:
             parts[key] = tensors[f"{prefix}{key}"].double().numpy()
-    if f"{prefix}features" in tensors:
-        parts["features"] = tensors[f"{prefix}features"].float()
+    for key in FEATURE_KEYS:
+        if f"{prefix}{key}" in tensors:
+            parts[key] = tensors[f"{prefix}{key}"].float()
     return Reference(info=dict(info), **parts)
 
 
@@ -338,8 +434,10 @@ def compute_reference(
     workers: int,
     needs: ReferenceNeeds,
 ) -> Reference:
-    """One pass of the run's network over the reference images: their pool3 mean and covariance
-    (FID), spatial ones (sFID) and pool3 rows (KID, precision/recall), as ``needs`` asks.
+    """One pass of the run's networks over the reference images: the mean and covariance of each
+    space ``needs.moments`` names (pool3: FID; spatial: sFID; dinov2: FD_DINOv2...) and the rows of
+    each space ``needs.features`` names (KID, precision/recall, CMMD...). Only the networks that
+    give those spaces run (no Inception pass for a reference of CMMD alone).
 
     Under torchrun each rank scores a block of the reference and the sums are added, as for the
     samples; a ``--shard`` computes the whole reference (compute it once with ``inception-score
@@ -364,43 +462,46 @@ def compute_reference(
     screen_files(sources, options.on_error, options.num_workers, work.device)
     count = sum(len(s) for s in sources)
     name = ref if isinstance(ref, (str, os.PathLike)) else ", ".join(s.name for s in sources)
-    if count < 2 and (needs.moments or needs.spatial):
+    if count < 2 and needs.moments:
         raise InputError(f"reference {name}: {count} image(s); a covariance needs at least 2 (FID uses 10,000+)")
     accumulators: list[Any] = []
     sums = sums_device(work.device)
     ddof = 0 if getattr(options, "cov_divisor", "n-1") == "n" else 1  # StyleGAN divides by N, as for the samples
-    if needs.moments:
-        accumulators.append(FrechetDistance(None, device=sums, ddof=ddof))
-    if needs.spatial:
-        accumulators.append(SpatialFrechetDistance(None, device=sums, ddof=ddof))
-    features = PooledFeatures(count, device=sums) if needs.features else None
-    if features is not None:
-        accumulators.append(features)
+    dims = getattr(forward, "dims", {}) or {}
+    moments: dict[str, FrechetDistance] = {}
+    for space in (s for s in SPACES if s in needs.moments):
+        if space == "spatial":
+            moments[space] = SpatialFrechetDistance(None, device=sums, ddof=ddof)
+        else:
+            moments[space] = FrechetDistance(None, dims.get(space), device=sums, ddof=ddof, space=space)
+    kept = {s: PooledFeatures(count, dims.get(s), device=sums, space=s) for s in SPACES if s in needs.features}
+    accumulators += [*moments.values(), *kept.values()]
     lo, hi = 0, count
     if work.world is not None:
         lo, hi = block(count, work.world.rank, work.world.size)
         lo, hi = next_batch_start(sources, work.batch_size, lo), next_batch_start(sources, work.batch_size, hi)
     span = Span(lo, hi, work.batch_size, workers, work.device.type == "cuda")
     moved = sums if sums != work.device else None
-    feed(sources, forward, accumulators, span, progress=options.progress and work.is_main, label="ref img", sums=moved)
+    fields = tuple(f for f in needs.spaces())  # only the networks that give these run over the reference
+    feed(sources, forward, accumulators, span, progress=options.progress and work.is_main, label="ref img", sums=moved,
+         fields=fields)  # fmt: skip
     if work.world is not None:
         all_reduce([t for a in accumulators for t in a.state().values()], work.device)
     parts: dict[str, Any] = {}
-    for accumulator in accumulators:
-        if isinstance(accumulator, FrechetDistance):
-            try:
-                mu, sigma = accumulator.moments()
-            except InputError as exc:
-                raise InputError(f"reference {name}: {exc}") from None
-            keys = ("mu_s", "sigma_s") if isinstance(accumulator, SpatialFrechetDistance) else ("mu", "sigma")
-            parts[keys[0]], parts[keys[1]] = mu.cpu().numpy(), sigma.cpu().numpy()
-    if features is not None:
-        parts["features"] = features.rows
+    for space, accumulator in moments.items():
+        try:
+            mu, sigma = accumulator.moments()
+        except InputError as exc:
+            raise InputError(f"reference {name}: {exc}") from None
+        parts[part_key("mu", space)], parts[part_key("sigma", space)] = mu.cpu().numpy(), sigma.cpu().numpy()
+    for space, features in kept.items():
+        parts[part_key("features", space)] = features.rows
     sha = file_sha256(ref) if isinstance(ref, (str, os.PathLike)) and os.path.isfile(ref) else None
     kind = "ADM reference batch (statistics computed from arr_0)" if is_npz else "images"
+    computed = [k for k in parts if not k.startswith("features")]
     info = {"path": os.fsdecode(name) if isinstance(name, (str, os.PathLike)) else str(name), "kind": kind,
-            "num_images": count, "sha256": sha, "computed": [k for k in parts if k != "features"]}  # fmt: skip
-    if ddof == 0 and (needs.moments or needs.spatial):
+            "num_images": count, "sha256": sha, "computed": computed}  # fmt: skip
+    if ddof == 0 and needs.moments:
         info["cov_divisor"] = "n"
     return Reference(info=info, **parts)
 
@@ -430,8 +531,7 @@ def with_divisor(reference: Reference, cov_divisor: str) -> Reference:
         )
         return reference
     scale = (n - 1) / n
-    parts = {k: getattr(reference, k) for k in ("mu", "sigma", "mu_s", "sigma_s", "features")}
-    for key in ("sigma", "sigma_s"):
-        if parts[key] is not None:
-            parts[key] = np.asarray(parts[key], dtype=np.float64) * scale
-    return Reference(info={**reference.info, "cov_divisor": "n (rescaled from the file's n-1)"}, **parts)
+    rescaled = {k: np.asarray(getattr(reference, k), dtype=np.float64) * scale
+                for k in ("sigma", "sigma_s") if getattr(reference, k) is not None}  # fmt: skip
+    info = {**reference.info, "cov_divisor": "n (rescaled from the file's n-1)"}
+    return dataclasses.replace(reference, info=info, **rescaled)
