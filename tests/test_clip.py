@@ -173,7 +173,7 @@ def test_missing_safetensors_names_the_extra(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_safetensors)
-    with pytest.raises(WeightsError, match=r"need the safetensors package: pip install 'inception-score\[clip\]'"):
+    with pytest.raises(WeightsError, match=r"need the safetensors package: pip install 'safetensors>=0\.4' \(or the 'clip' extra"):
         load_clip(tiny[1])
 
 
