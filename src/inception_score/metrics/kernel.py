@@ -54,7 +54,7 @@ from .base import Accumulator
 from .features import PooledFeatures
 from .reference import Reference
 
-__all__ = ["kernel_inception_distance", "KID", "KID_SUBSETS", "KID_SUBSET_SIZE", "KID_SEED"]
+__all__ = ["kernel_inception_distance", "check_kid_sizes", "KID", "KID_SUBSETS", "KID_SUBSET_SIZE", "KID_SEED"]
 
 KID_SUBSETS = 100  # TFd defaults.py:22
 KID_SUBSET_SIZE = 1000  # TFd defaults.py:23
@@ -74,7 +74,8 @@ def _features(x: Tensor | np.ndarray, name: str) -> Tensor:
     return x
 
 
-def _check_sizes(n_samples: int, n_reference: int, subset_size: int) -> None:
+def check_kid_sizes(n_samples: int, n_reference: int, subset_size: int) -> None:
+    """Refuse a subset size above either set's size (torch-fidelity refuses it too, TFd metric_kid.py:106-111)."""
     if subset_size > min(n_samples, n_reference):
         raise InputError(
             f"KID subset size {subset_size} (--kid-subset-size) is larger than the number of images: {n_samples:,} "
@@ -143,7 +144,7 @@ def _kid(
             f"come from the same network layer (pool3: 2048)"
         )
     n1, n2, d = len(x) if x_index is None else len(x_index), len(y), x.shape[1]
-    _check_sizes(n1, n2, m)
+    check_kid_sizes(n1, n2, m)
     for name, t in (("sample", x), ("reference", y)):
         if not _all_finite(t):
             raise InputError(f"KID: the {name} features hold NaN or inf")
@@ -247,7 +248,7 @@ class KID(Accumulator):
                 f"KID: the samples' features have {dim} dimensions and the reference's {self.reference.shape[1]}; "
                 f"both must come from the same network layer (pool3: 2048)"
             )
-        _check_sizes(num_images, len(self.reference), self.subset_size)
+        check_kid_sizes(num_images, len(self.reference), self.subset_size)
 
     def update(self, outputs: InceptionOutput, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
