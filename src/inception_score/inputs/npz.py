@@ -1,5 +1,8 @@
 """ADM sample batches: ``arr_0`` of an ``.npz`` (or the array of an ``.npy``), N x H x W x 3 uint8.
 
+(Also N x 3 x H x W, and N x H x W grayscale images, by the rule of in-memory arrays:
+:func:`~.base.array_layout`.)
+
 The guided-diffusion (ADM) batch format; other arrays in the file, such as ADM's labels ``arr_1``
 or a reference batch's ``mu``/``sigma``, are ignored here. Read a slice at a time: memory-mapped
 when the array is stored uncompressed (``np.save``, ``np.savez``), streamed in order when it is
@@ -11,7 +14,7 @@ that order, or, when compressed, decompressed once into a temporary file (an ima
 spread over the whole stream) and mapped from there.
 
 Nothing is mapped or allocated before the header has been checked against the file: the shape
-(4 dims, non-negative), the dtype (uint8; no objects, no pickles: ``allow_pickle`` is never
+(4 dims, or 3 for grayscale images; non-negative), the dtype (uint8; no objects, no pickles: ``allow_pickle`` is never
 used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
 the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
 
@@ -100,7 +103,7 @@ class NpySource(ImageSource):
         if dtype.hasobject:
             raise InputError(f"{where}: holds Python objects (dtype {dtype}); expected {_FORMAT}")
         self.layout = array_layout(self.shape, self.dtype, self.name, is_torch=False, allow_float=False)
-        height, width = shape[1:3] if self.layout == "nhwc" else shape[2:4]
+        height, width = shape[2:4] if self.layout == "nchw" else shape[1:3]  # N x H x W (x C)
         if height * width > MAX_PIXELS:
             raise InputError(
                 f"{where}: images of {height} x {width} pixels; refused: more than {MAX_PIXELS:,} pixels an image"
