@@ -77,7 +77,8 @@ def test_archive_members_are_ordered_by_name_like_a_folder_case_and_all(tmp_path
     with zipfile.ZipFile(zipped, "w") as zf:
         for name in names:
             zf.write(folder / f"{name}.png", arcname=f"{name}.png")
-    for archive in (zipped, pack_tar(folder, tmp_path / "mixed.tar"), pack_tar(folder, tmp_path / "mixed.tar.gz", "w:gz")):
+    tars = pack_tar(folder, tmp_path / "mixed.tar"), pack_tar(folder, tmp_path / "mixed.tar.gz", "w:gz")
+    for archive in (zipped, *tars):
         assert score(archive, stand_in, **run).split_scores == want, archive
     assert [m[0] for m in ArchiveSource(zipped).members] == ["B.png", "C.png", "E.png", "a.png", "d.png", "f.png"]
 

@@ -174,8 +174,9 @@ def test_the_seed_reaches_every_seeded_accumulator() -> None:
 
     reference = Reference(mu=np.zeros(2048), sigma=np.eye(2048), mu_s=np.zeros(2023), sigma_s=np.eye(2023),
                           features=torch.rand(20, 2048, generator=torch.Generator().manual_seed(0)))  # fmt: skip
+    metrics = ("is", "fid", "kid", "sfid", "pr", "prdc")
     spec = MetricSpec(protocol="original", splits=2, num_images=20, num_classes=4, named=False, bootstrap=5, seed=7,
-                      metrics=("is", "fid", "kid", "sfid", "pr", "prdc"), fid_infinity=True, kid_subset_size=10)  # fmt: skip
+                      metrics=metrics, fid_infinity=True, kid_subset_size=10)  # fmt: skip
     seeded = {}
     for accumulator in build_accumulators(spec, reference=reference):
         if "seed" in inspect.signature(type(accumulator).__init__).parameters:

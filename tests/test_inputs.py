@@ -177,8 +177,10 @@ def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, s
         (np.zeros((0, 8, 8, 3), np.uint8), "holds no images"),
         (torch.zeros(4, 2, 8, 8), "expected 3 colour channels"),
         (np.zeros((4, 8, 8, 4), np.uint8), "RGBA? drop the alpha channel"),
-        (np.zeros((32, 32, 3), np.uint8), "(H x W x C), or 32 grayscale images of 32 x 3? For one image add a batch "
-                                          "dimension, x[None]"),
+        (
+            np.zeros((32, 32, 3), np.uint8),
+            "(H x W x C), or 32 grayscale images of 32 x 3? For one image add a batch dimension, x[None]",
+        ),
     ],
 )
 def test_wrong_array_shape_or_dtype(array, expected: str, stand_in) -> None:
@@ -376,7 +378,10 @@ MALFORMED_NPZ = {
     "empty.npz": (b"", "not a readable .npz archive (File is not a zip file)"),
     "cut-directory.npz": (npz_bytes(npy_bytes(u8((2, 4, 4, 3)), SMALL))[:-10], "not a readable .npz archive ("),
     "not-a-zip.npz": (b"PK\x03\x04" + bytes(100), "not a readable .npz archive ("),
-    "three-dims.npz": (npz_bytes(npy_bytes(u8((2, 4, 4)), SMALL[:32])), "shape (2, 4, 4) is ambiguous: one 2 x 4 x 4 image (C x H x W) or one 2 x 4 x 4 image (H x W x C)"),
+    "three-dims.npz": (
+        npz_bytes(npy_bytes(u8((2, 4, 4)), SMALL[:32])),
+        "shape (2, 4, 4) is ambiguous: one 2 x 4 x 4 image (C x H x W) or one 2 x 4 x 4 image (H x W x C)",
+    ),
 }
 
 

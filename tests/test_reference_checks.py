@@ -147,8 +147,11 @@ def test_zero_reference_radii_are_said_whatever_their_share(tmp_path: Path) -> N
     distinct = torch.rand(10, 2048, generator=g) * 0.3  # pool3-like magnitudes (float32 rounding is not 0)
     samples = torch.cat([distinct[:1].repeat(3, 1), torch.rand(5, 2048, generator=g) * 0.3])
     # every image the same: every radius 0; density = coverage = 0 whatever the samples (prdc's numbers)
-    with pytest.warns(UserWarning, match=r"density/coverage: every reference image has a radius of 0 \(within "
-                                         r"float32 rounding: its 5th nearest other reference image is identical"):
+    with pytest.warns(
+        UserWarning,
+        match=r"density/coverage: every reference image has a radius of 0 \(within "
+        r"float32 rounding: its 5th nearest other reference image is identical",
+    ):
         assert density_coverage(samples, distinct[:1].repeat(8, 1)) == (0.0, 0.0)  # fmt: skip
     # one pair of identical images among 12 with k = 1: 2 radii of 0
     pair = torch.cat([distinct[:1], distinct])  # 11 rows, rows 0 and 1 identical

@@ -302,7 +302,8 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         ref = o.ref
         # the reference's size against what the metrics need, before any image is scored
         size = reference_size(ref, o, needs)
-        name = os.fsdecode(ref) if isinstance(ref, (str, os.PathLike)) else "(the reference)"
+        named = isinstance(ref, (str, os.PathLike))
+        name = os.fsdecode(ref) if named else ", ".join(s.name for s in size.sources or ())
         check_reference_size(self.metrics, size, o, name, o.num_samples)
         device = self._device_for_network()
         extractor = self._extractor(device)

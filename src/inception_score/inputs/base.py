@@ -174,9 +174,7 @@ def array_layout(shape: tuple[int, ...], dtype: Any, name: str, is_torch: bool, 
     if len(shape) == 3:
         _check_grayscale_stack(shape, name, is_torch)
     elif len(shape) != 4:
-        raise InputError(
-            f"{name}: expected 4 dims ({expected}) or 3 (N x H x W, grayscale), got shape {shape}"
-        )
+        raise InputError(f"{name}: expected 4 dims ({expected}) or 3 (N x H x W, grayscale), got shape {shape}")
     if len(shape) == 3:
         layout = "nhw"
     elif is_torch:

@@ -14,9 +14,9 @@ that order, or, when compressed, decompressed once into a temporary file (an ima
 spread over the whole stream) and mapped from there.
 
 Nothing is mapped or allocated before the header has been checked against the file: the shape
-(4 dims, or 3 for grayscale images; non-negative), the dtype (uint8; no objects, no pickles: ``allow_pickle`` is never
-used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
-the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
+(4 dims, or 3 for grayscale images; non-negative), the dtype (uint8; no objects, no pickles:
+``allow_pickle`` is never used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the
+header declares against the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
 
 Example:
     >>> import numpy as np, tempfile, os

@@ -434,6 +434,11 @@ def density_coverage(
         OptionsError: k or block not a positive integer, an unknown device.
         InputError: not an N x D matrix, the two D differ, too few rows, a NaN or inf.
 
+    Warns:
+        InceptionScoreWarning: when reference radii are 0 (within float32 rounding: k other reference
+            images identical to one), however many, with their number: such a ball holds nothing under
+            the strict ``<``, which is prdc's arithmetic and is kept.
+
     Example:
         >>> import torch
         >>> real = torch.rand(40, 8, generator=torch.Generator().manual_seed(0))

@@ -57,9 +57,9 @@ from .reference import (
     compare_provenance,
     compute_reference,
     load_sample_statistics,
-    reference_size,
     load_statistics,
     reference_from_tensors,
+    reference_size,
     reference_tensors,
     statistics_kind,
 )
@@ -415,11 +415,12 @@ def _size_up_reference(
     if options.ref is None or (metrics == ("is",) and not options.fid_infinity):
         return metrics, None
     _refuse_torch_file(options.ref)
-    name = printable(os.fsdecode(options.ref)) if isinstance(options.ref, (str, os.PathLike)) else "(the reference)"
     try:
         size = reference_size(options.ref, options, _needs(metrics, options))
     except InputError as exc:  # say that it is about the reference, not the samples
         raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
+    ref = options.ref
+    name = os.fsdecode(ref) if isinstance(ref, (str, os.PathLike)) else ", ".join(s.name for s in size.sources or ())
     if size.count is not None:
         metrics = _drop_impossible_kid(metrics, kid_implied, num_images, size.count, options)
     check_reference_size(metrics, size, options, name, num_images)

@@ -374,9 +374,7 @@ def reference_size(ref: Any, options: Any, needs: ReferenceNeeds) -> ReferenceSi
     return ReferenceSize(sum(len(s) for s in sources), from_images=True, sources=sources)
 
 
-def check_reference_size(
-    metrics: Any, size: ReferenceSize, options: Any, name: str, num_samples: int | None
-) -> None:
+def check_reference_size(metrics: Any, size: ReferenceSize, options: Any, name: str, num_samples: int | None) -> None:
     """Refuse, before any pass, a reference too small for a metric asked for: a covariance from
     fewer than 2 images (FID, sFID), fewer than k + 1 images for precision/recall (k = 3) or
     density/coverage (``--prdc-k``), fewer than ``--kid-subset-size`` for KID.
@@ -392,7 +390,9 @@ def check_reference_size(
     if count is None:
         return
     if size.from_images and count < 2 and ("fid" in metrics or "sfid" in metrics or options.fid_infinity):
-        raise InputError(f"reference {name}: {plural(count, 'image')}; a covariance needs at least 2 (FID uses 10,000+)")
+        raise InputError(
+            f"reference {name}: {plural(count, 'image')}; a covariance needs at least 2 (FID uses 10,000+)"
+        )
     for metric, k, what in (("pr", PR_K, "precision/recall"), ("prdc", options.prdc_k, "density/coverage")):
         if metric in metrics:
             try:
