@@ -74,6 +74,8 @@ SEED = (
     "tests/test_determinism.py::test_the_seed_reaches_the_bootstrap_and_the_subsets",
     "tests/test_determinism.py::test_the_metric_object_passes_its_seed_on",
     "tests/test_cli.py::test_the_seed_flag_reaches_the_bootstrap",
+    "tests/test_determinism.py::test_the_seed_reaches_every_seeded_accumulator",
+    "tests/test_determinism.py::test_the_seed_reaches_fid_at_infinite_n",
 )
 EXIT_CODES = ("tests/test_exit_codes.py",)
 FRECHET = tuple(
@@ -92,6 +94,17 @@ FRECHET = tuple(
 MATCH = ("tests/test_match.py",)
 PUBLISHED = ("tests/test_published.py::test_an_edm2_pickle_with_a_code_payload_never_runs_it",)
 SPACES_TESTS = ("tests/test_feature_spaces.py",)
+# the kinds an independent audit planted beyond this list (issue 27), and the refusals before the work (issue 21)
+PRDC_K = ("tests/test_comparison_options.py::test_the_prdc_k_flag_reaches_density_and_coverage",)
+MERGE_REFERENCE = ("tests/test_comparison_options.py::test_merge_refuses_shards_compared_with_other_references",)
+ARCHIVE_ORDER = ("tests/test_archives.py::test_archive_members_are_ordered_by_name_like_a_folder_case_and_all",)
+SFID_LAYER = ("tests/test_comparisons.py::test_sfid_statistics_are_those_of_mixed_6d_branch1x1",)
+PRECISION_CHECK = ("tests/test_runtime.py::test_check_precision_reports_the_measured_deviation",)
+BEFORE_THE_WORK = (
+    "tests/test_reference_checks.py::test_a_reference_too_small_is_refused_before_any_image_is_scored",
+    "tests/test_reference_checks.py::test_the_command_line_refuses_at_once_and_loses_nothing",
+)
+ZERO_RADII = ("tests/test_reference_checks.py::test_a_run_with_duplicated_reference_images_says_so",)
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,36 @@ MUTANTS: tuple[Mutant, ...] = (
            "o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed",
            "o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, 0",
            "the metric object ignores its seed", SEED),
+    Mutant("fid-infinity-seed-dropped", M + "registry.py",
+           "out.append(FIDInfinity(features, reference, seed=spec.seed))",
+           "out.append(FIDInfinity(features, reference))",
+           "FID at infinite N draws its subsets with seed 0 whatever --seed (issue 27)", SEED),
+    Mutant("prdc-k-dropped", M + "registry.py", "out.append(DensityCoverage(features, reference, k=spec.prdc_k))",
+           "out.append(DensityCoverage(features, reference))", "--prdc-k silently ignored: k = 5 always (issue 27)",
+           PRDC_K),
+    Mutant("merge-reference-ignored", "src/inception_score/run/checkpoint.py",
+           'MUST_AGREE = ("inputs", "package_version", "weights_sha256", "spec", "precision", "reference")',
+           'MUST_AGREE = ("inputs", "package_version", "weights_sha256", "spec", "precision")',
+           "shards compared with different references merge silently (issue 27)", MERGE_REFERENCE),
+    Mutant("archive-order-case-insensitive", "src/inception_score/inputs/archives.py",
+           "ordered = sorted(members, key=lambda m: m[0])", "ordered = sorted(members, key=lambda m: m[0].lower())",
+           "archive members sorted case-insensitively, not by name as a folder's files (issue 27)", ARCHIVE_ORDER),
+    Mutant("sfid-last-channels", "src/inception_score/features/network.py",
+           "mixed_6_conv = x[:, :SPATIAL_CHANNELS] if spatial else None",
+           "mixed_6_conv = x[:, -SPATIAL_CHANNELS:] if spatial else None",
+           "sFID's mixed_6/conv taken from Mixed_6d's last 192 channels (branch_pool), not branch1x1 (issue 27)",
+           SFID_LAYER),
+    Mutant("precision-check-limit-per-batch", "src/inception_score/run/precision_check.py",
+           "take = min(len(prepared), self.limit - self.seen)", "take = min(len(prepared), self.limit)",
+           "--check-precision N compares N images of every batch instead of N in total (issue 27)",
+           PRECISION_CHECK),
+    Mutant("reference-size-after-the-work", "src/inception_score/run/pipeline.py",
+           "    check_reference_size(metrics, size, options, name, num_images)\n", "",
+           "a reference too small for k is refused only after every sample was scored (issue 21)", BEFORE_THE_WORK),
+    Mutant("zero-radii-unsaid", M + "manifold.py",
+           "return [_zero_radii_message(self.zero_radii, len(self.reference), self.k)] if self.zero_radii else []",
+           "return []", "density/coverage of a reference with identical images: zero radii unsaid (issue 21)",
+           ZERO_RADII),
     Mutant("python-m-exit-code", "src/inception_score/__main__.py", "raise SystemExit(main())", "main()",
            "python -m inception_score exits 0 whatever happened", EXIT_CODES),
     Mutant("cli-exit-code", "src/inception_score/cli.py", "return exc.exit_code", "return 1",

@@ -120,6 +120,34 @@ def stand_in() -> StandInClassifier:
     return StandInClassifier()
 
 
+class PooledStandIn(nn.Module):
+    """The stand-in classifier plus 2048-d "pool3" features (a fixed random projection of the 6x6
+    colour layout, through a ReLU), so that KID, P/R and D/C runs and reference files of the real
+    layout are cheap. ``images_seen`` counts the images of every forward pass but the probe."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self.classifier = StandInClassifier(seed)
+        g = torch.Generator().manual_seed(seed + 1)
+        self.register_buffer("projection", torch.randn(2048, 3 * 36, generator=g) * 0.1)  # |x|^2 ~ 1000: float16
+        self.images_seen = 0
+
+    def forward(self, x: torch.Tensor):  # noqa: ANN201 (InceptionOutput)
+        from inception_score.features.network import InceptionOutput
+
+        if not (len(x) == 1 and bool((x == x.flatten()[0]).all())):  # not the custom network's black probe
+            self.images_seen += len(x)
+        feats = nn.functional.adaptive_avg_pool2d(x, 6).flatten(1)  # N x 108
+        pool3 = torch.relu(feats @ self.projection.T)  # N x 2048
+        logits = self.classifier(x)
+        return InceptionOutput(logits_unbiased=logits, logits=logits, pool3=pool3)
+
+
+@pytest.fixture
+def pooled_stand_in() -> PooledStandIn:
+    return PooledStandIn()
+
+
 def write_images(folder: Path, images: np.ndarray, fmt: str = "png", start: int = 0) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import inception_score
 from inception_score.errors import InputError
@@ -61,6 +62,25 @@ def test_tar_zip_and_webdataset_equal_the_folder(folder: Path, tmp_path: Path, s
         result = score(archive, stand_in)
         assert result.num_images == 14, archive
         assert result.split_scores == reference.split_scores, archive
+
+
+def test_archive_members_are_ordered_by_name_like_a_folder_case_and_all(tmp_path: Path, stand_in) -> None:
+    """Members sorted by code point (upper case first), as the folder's files: not case-insensitively."""
+    names = ["d", "B", "f", "a", "E", "C"]  # by code point B C E a d f; case-insensitively a B C d E f
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name, image in zip(names, make_images(6, (20, 20), seed=81), strict=True):
+        Image.fromarray(image).save(folder / f"{name}.png")
+    run = {"protocol": "original", "splits": 2}  # file order decides which images share a split
+    want = score(folder, stand_in, **run).split_scores
+    zipped = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for name in names:
+            zf.write(folder / f"{name}.png", arcname=f"{name}.png")
+    tars = pack_tar(folder, tmp_path / "mixed.tar"), pack_tar(folder, tmp_path / "mixed.tar.gz", "w:gz")
+    for archive in (zipped, *tars):
+        assert score(archive, stand_in, **run).split_scores == want, archive
+    assert [m[0] for m in ArchiveSource(zipped).members] == ["B.png", "C.png", "E.png", "a.png", "d.png", "f.png"]
 
 
 def test_ranges_of_a_streamed_archive(folder: Path, tmp_path: Path) -> None:

@@ -173,7 +173,8 @@ def test_missing_safetensors_names_the_extra(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_safetensors)
-    with pytest.raises(WeightsError, match=r"need the safetensors package: pip install 'safetensors>=0\.4' \(or the 'clip' extra"):
+    hint = r"need the safetensors package: pip install 'safetensors>=0\.4' \(or the 'clip' extra"
+    with pytest.raises(WeightsError, match=hint):
         load_clip(tiny[1])
 
 

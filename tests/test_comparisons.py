@@ -192,3 +192,37 @@ def test_the_metric_object_takes_a_reference_and_gives_the_same_fields(sets, che
     assert got.kid_mean == pytest.approx(ours.kid_mean, rel=1e-6)
     assert got.fid is None if "fid" not in metrics else got.fid == pytest.approx(ours.fid, rel=1e-9)
     assert got.split_scores == pytest.approx(ours.split_scores, rel=1e-12)
+
+
+def test_sfid_statistics_are_those_of_mixed_6d_branch1x1(sets, checkpoint_path: Path, tmp_path: Path, capsys) -> None:
+    """`stats --spatial` keeps the ADM evaluator's mixed_6/conv: the output of Mixed_6d.branch1x1 (after
+    batch norm and ReLU), its first 7 channels, NHWC. Checked against a forward hook on that very module
+    of torch-fidelity's extractor on the same weights, image by image: any other slice of Mixed_6d's
+    768 channels (the last 192, say) or another flattening gives other mu_s and sigma_s."""
+    from PIL import Image
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    out = tmp_path / "ref.npz"
+    code = main(["stats", str(sets["real"]), "-o", str(out), "--spatial", "--weights", str(checkpoint_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    extractor = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(checkpoint_path)
+    ).eval()
+    seen: list[torch.Tensor] = []
+    hook = extractor.Mixed_6d.branch1x1.register_forward_hook(lambda module, args, output: seen.append(output))
+    try:
+        for path in sorted(sets["real"].iterdir()):  # mixed sizes: one image at a time
+            image = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
+            with torch.no_grad():
+                extractor(image)
+    finally:
+        hook.remove()
+    branch = torch.cat(seen).double()  # N x 192 x 17 x 17, after BN + ReLU
+    assert branch.shape == (9, 192, 17, 17) and bool((branch >= 0).all())
+    vectors = branch[:, :7].permute(0, 2, 3, 1).reshape(9, -1).numpy()  # first 7 channels, (h, w, c) order
+    with np.load(out) as npz:
+        mu_s, sigma_s = npz["mu_s"], npz["sigma_s"]
+    assert mu_s.shape == (2023,) and sigma_s.shape == (2023, 2023)
+    scale = np.abs(vectors).max()
+    np.testing.assert_allclose(mu_s, vectors.mean(0), rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(sigma_s, np.cov(vectors, rowvar=False), rtol=0, atol=1e-5 * scale**2)

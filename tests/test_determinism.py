@@ -161,3 +161,57 @@ def test_merge_of_any_two_parts_equals_one_pass(n: int, splits: int, protocol: s
     b.update(logits[cut:], ids[cut:])
     np.testing.assert_allclose((a + b).split_scores(), whole.split_scores(), rtol=1e-12)
     assert np.all(whole.split_scores() >= 1 - 1e-12)
+
+
+def test_the_seed_reaches_every_seeded_accumulator() -> None:
+    """Every accumulator that draws with a seed gets the run's (IS at infinite N, the bootstrap, FID at
+    infinite N), except KID, whose subsets are torch-fidelity's RandomState(2020) by definition."""
+    import inspect
+
+    from inception_score.metrics.kernel import KID, KID_SEED
+    from inception_score.metrics.reference import Reference
+    from inception_score.metrics.registry import MetricSpec, build_accumulators
+
+    reference = Reference(mu=np.zeros(2048), sigma=np.eye(2048), mu_s=np.zeros(2023), sigma_s=np.eye(2023),
+                          features=torch.rand(20, 2048, generator=torch.Generator().manual_seed(0)))  # fmt: skip
+    metrics = ("is", "fid", "kid", "sfid", "pr", "prdc")
+    spec = MetricSpec(protocol="original", splits=2, num_images=20, num_classes=4, named=False, bootstrap=5, seed=7,
+                      metrics=metrics, fid_infinity=True, kid_subset_size=10)  # fmt: skip
+    seeded = {}
+    for accumulator in build_accumulators(spec, reference=reference):
+        if "seed" in inspect.signature(type(accumulator).__init__).parameters:
+            seeded[type(accumulator).__name__] = accumulator.seed
+    assert seeded == {"PoissonBootstrap": 7, "NestedSubsets": 7, "FIDInfinity": 7, "KID": KID_SEED}
+    assert KID.__name__ in seeded  # (its fixed seed is part of its definition: README, kernel.py)
+
+
+def test_the_seed_reaches_fid_at_infinite_n(tmp_path: Path) -> None:
+    """FID at infinite N through compute(): its points are the FIDs of IS-at-infinite-N's nested subsets for
+    the run's seed, computed here independently (against mu = 0, sigma = I, tr sqrt(S) from the n x n Gram
+    matrix of the subset)."""
+    from inception_score.features.preprocess import preprocess
+    from inception_score.metrics.uncertainty import subset_sizes
+
+    from .conftest import PooledStandIn
+
+    images = make_images(4, (32, 32), seed=44)  # 3 subsets (2, 3, 4 images): 4 eigenvalue problems of 2048
+    np.savez(tmp_path / "pytorch_fid.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+    network = PooledStandIn()
+    result = inception_score.compute(images, network=network, ref=str(tmp_path / "pytorch_fid.npz"), metrics=("is",),
+                                     fid_infinity=True, seed=7, splits=1, bootstrap=0, progress=False)  # fmt: skip
+    fit = result.fid_infinity_fit
+    assert fit["n"] == result.is_infinity_fit["n"] == subset_sizes(4).tolist() == [2, 3, 4]
+    with torch.no_grad():
+        x = network(preprocess(torch.from_numpy(images).permute(0, 3, 1, 2))).pool3.double().numpy()  # 4 x 2048
+    perm = np.random.RandomState(7).permutation(4)  # perm[r]: the image of rank r; subset j: ranks below N_j
+
+    def fid_against_identity(rows: np.ndarray) -> float:
+        centred = rows - rows.mean(0)
+        gram = centred @ centred.T / (len(rows) - 1)  # the non-zero eigenvalues of the covariance
+        root_trace = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None)).sum()
+        return float(rows.mean(0) @ rows.mean(0) + np.trace(gram) + 2048 - 2 * root_trace)
+
+    want = [fid_against_identity(x[np.sort(perm[:n])]) for n in fit["n"]]
+    np.testing.assert_allclose(fit["fid_n"], want, rtol=1e-6)
+    other = [fid_against_identity(x[np.sort(np.random.RandomState(0).permutation(4)[:n])]) for n in fit["n"]]
+    assert not np.allclose(other[:2], want[:2], rtol=1e-3)  # seed 0's subsets ({2, 3}, {1, 2, 3}): other points

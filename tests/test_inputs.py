@@ -168,7 +168,8 @@ def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, s
 @pytest.mark.parametrize(
     "array,expected",
     [
-        (np.zeros((4, 32, 32), np.uint8), "expected 4 dims"),
+        (np.zeros((4, 32, 32, 32, 3), np.uint8), "expected 4 dims (N x H x W x 3 or N x 3 x H x W) or 3"),
+        (np.zeros((4, 32, 32), np.uint8), "ambiguous: one 4 x 32 x 32 image (C x H x W), or 4 grayscale images"),
         (np.zeros((4, 32, 32, 4), np.uint8), "expected 3 colour channels"),
         (np.zeros((4, 32, 32, 3), np.int64), "expected uint8 in [0, 255] or float in [0, 1], got dtype int64"),
         (np.full((4, 8, 8, 3), 2.0, np.float32), "float values must lie in [0, 1] (image_range), got values in [2, 2]"),
@@ -176,12 +177,60 @@ def test_corrupt_image_with_worker_processes_is_still_one_line(tmp_path: Path, s
         (np.zeros((0, 8, 8, 3), np.uint8), "holds no images"),
         (torch.zeros(4, 2, 8, 8), "expected 3 colour channels"),
         (np.zeros((4, 8, 8, 4), np.uint8), "RGBA? drop the alpha channel"),
-        (np.zeros((32, 32, 3), np.uint8), "one image? add a batch dimension"),
+        (
+            np.zeros((32, 32, 3), np.uint8),
+            "(H x W x C), or 32 grayscale images of 32 x 3? For one image add a batch dimension, x[None]",
+        ),
     ],
 )
 def test_wrong_array_shape_or_dtype(array, expected: str, stand_in) -> None:
     message = error_of(array, stand_in, splits=1)
     assert expected in message and "of shape" in message  # names the input
+
+
+def test_grayscale_stacks_are_read_as_grayscale_images_by_one_rule(tmp_path: Path, stand_in) -> None:
+    """N x H x W uint8 (torchvision's MNIST ``.data``): N grayscale images, each repeated to RGB as
+    Pillow's convert("RGB") does, whether an array, a tensor or an .npz's arr_0 (issue 21 item 5)."""
+    digits = make_images(6, (28, 28), seed=3)[..., 0]  # 6 x 28 x 28
+    rgb = np.repeat(digits[..., None], 3, axis=-1)  # what the grayscale images are as RGB
+    want = score(rgb, stand_in, splits=2).split_scores
+    np.savez(tmp_path / "mnist.npz", digits)
+    np.savez_compressed(tmp_path / "mnist_compressed.npz", digits)
+    for source in (digits, torch.from_numpy(digits), tmp_path / "mnist.npz", tmp_path / "mnist_compressed.npz",
+                   digits.astype(np.float32) / 255):  # fmt: skip
+        assert score(source, stand_in, splits=2).split_scores == want, type(source)
+    assert score(digits[:1], stand_in, splits=1).mean == score(rgb[:1], stand_in, splits=1).mean  # 1 x H x W
+
+
+@pytest.mark.parametrize(
+    ("shape", "readings"),
+    [
+        ((3, 28, 28), "one 3 x 28 x 28 image (C x H x W), or 3 grayscale images of 28 x 28"),
+        ((4, 28, 28), "one 4 x 28 x 28 image (C x H x W), or 4 grayscale images of 28 x 28"),
+        ((2, 28, 28), "one 2 x 28 x 28 image (C x H x W), or 2 grayscale images of 28 x 28"),
+        ((28, 28, 3), "one 28 x 28 x 3 image (H x W x C), or 28 grayscale images of 28 x 3"),
+        ((28, 28, 1), "one 28 x 28 x 1 image (H x W x C), or 28 grayscale images of 28 x 1"),
+        ((3, 3, 3), "one 3 x 3 x 3 image (C x H x W) or one 3 x 3 x 3 image (H x W x C), or 3 grayscale images"),
+    ],
+)
+def test_ambiguous_three_dim_shapes_are_refused_with_hints_that_work(shape, readings: str, tmp_path, stand_in) -> None:
+    """A 3-dim shape that could also be one image (a first dim of 2-4 or a last dim of 1-4) is refused,
+    for arrays, tensors and .npz files alike, naming both readings; each hint given then works."""
+    x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", x)
+    for source, stack_hint in ((x, "x[..., None] (N x H x W x 1)"), (torch.from_numpy(x), "x[:, None] (N x 1 x H x W)"),
+                               (tmp_path / "x.npz", "x[..., None] (N x H x W x 1)")):  # fmt: skip
+        message = error_of(source, stand_in, splits=1)
+        assert f"shape {shape} is ambiguous: {readings}" in message, message
+        hints = f"For one image add a batch dimension, x[None]; for grayscale images a channel dimension, {stack_hint}"
+        assert hints in message, message
+    gray = np.repeat(x[..., None], 3, axis=-1)  # the grayscale reading, as RGB
+    assert score(x[..., None], stand_in, splits=1).mean == score(gray, stand_in, splits=1).mean  # numpy hint
+    assert score(torch.from_numpy(x)[:, None], stand_in, splits=1).mean == score(gray, stand_in, splits=1).mean
+    if shape[0] in (1, 3) or shape[-1] in (1, 3):  # the one-image hint, where that image is gray or RGB
+        assert score(x[None], stand_in, splits=1).num_images == 1
+    else:  # a 2- or 4-channel image: refused by the 4-dim rule, with its own hint
+        assert "expected 3 colour channels" in error_of(x[None], stand_in, splits=1)
 
 
 def test_npz_errors(tmp_path: Path, stand_in) -> None:
@@ -334,7 +383,10 @@ MALFORMED_NPZ = {
     "empty.npz": (b"", "not a readable .npz archive (File is not a zip file)"),
     "cut-directory.npz": (npz_bytes(npy_bytes(u8((2, 4, 4, 3)), SMALL))[:-10], "not a readable .npz archive ("),
     "not-a-zip.npz": (b"PK\x03\x04" + bytes(100), "not a readable .npz archive ("),
-    "three-dims.npz": (npz_bytes(npy_bytes(u8((2, 4, 4)), SMALL[:32])), "expected 4 dims"),
+    "three-dims.npz": (
+        npz_bytes(npy_bytes(u8((2, 4, 4)), SMALL[:32])),
+        "shape (2, 4, 4) is ambiguous: one 2 x 4 x 4 image (C x H x W) or one 2 x 4 x 4 image (H x W x C)",
+    ),
 }
 
 

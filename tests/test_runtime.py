@@ -131,20 +131,17 @@ def test_each_folded_layer_in_bf16_is_within_rounding_of_the_exact_layer(net: In
 
 def test_check_precision_reports_the_measured_deviation(checkpoint_path: Path) -> None:
     images = make_images(12, (32, 32), seed=32)
-    result = inception_score.compute(
-        images, weights=str(checkpoint_path), splits=2, precision="fast", check_precision=8, progress=False
-    )
+    run = dict(weights=str(checkpoint_path), batch_size=4, progress=False)  # 3 batches: the limit is in total
+    result = inception_score.compute(images, splits=2, precision="fast", check_precision=8, **run)
     check = result.precision_check
     assert result.precision == "fast" and check is not None
-    assert check["num_images"] == 8
+    assert check["num_images"] == 8  # the first 8 images, not 8 of each batch
     assert check["relative_deviation"] == pytest.approx(
         abs(check["inception_score_fast"] - check["inception_score_exact"]) / check["inception_score_exact"]
     )
-    exact_first8 = inception_score.compute(images[:8], weights=str(checkpoint_path), splits=1, progress=False)
+    exact_first8 = inception_score.compute(images[:8], splits=1, **run)
     assert check["inception_score_exact"] == pytest.approx(exact_first8.mean, rel=1e-9)
-    fast_first8 = inception_score.compute(
-        images[:8], weights=str(checkpoint_path), splits=1, precision="fast", progress=False
-    )
+    fast_first8 = inception_score.compute(images[:8], splits=1, precision="fast", **run)
     # both sides are what they say: the run's fast numbers (~2% from exact here in bf16), not exact twice
     assert check["inception_score_fast"] == pytest.approx(fast_first8.mean, rel=1e-4)
     if result.fast_dtype == "bfloat16":

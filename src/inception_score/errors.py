@@ -24,6 +24,7 @@ __all__ = [
     "recording",
     "printable",
     "plural",
+    "ordinal",
 ]
 
 
@@ -132,3 +133,14 @@ def plural(count: int, noun: str) -> str:
         ('1 image', '0 splits')
     """
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def ordinal(n: int) -> str:
+    """``"1st"``, ``"2nd"``, ``"3rd"``, ``"11th"``, ``"23rd"``: an English ordinal, for messages.
+
+    Example:
+        >>> [ordinal(k) for k in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)]
+        ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st', '111th']
+    """
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

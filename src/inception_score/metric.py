@@ -312,15 +312,27 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         with this metric's network (a training loop should pass a file from ``inception-score stats``)."""
         from .run.pipeline import network_provenance
         from .run.plan import Work
-        from .run.reference import ReferenceNeeds, compare_provenance, compute_reference, load_statistics
+        from .run.reference import (
+            ReferenceNeeds,
+            check_reference_size,
+            compare_provenance,
+            compute_reference,
+            load_statistics,
+            reference_size,
+        )
 
         if not self.inception:
             raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
         o = self.options
         needs = ReferenceNeeds.of(self.metrics, o.fid_infinity)
+        ref = o.ref
+        # the reference's size against what the metrics need, before any image is scored
+        size = reference_size(ref, o, needs)
+        named = isinstance(ref, (str, os.PathLike))
+        name = os.fsdecode(ref) if named else ", ".join(s.name for s in size.sources or ())
+        check_reference_size(self.metrics, size, o, name, o.num_samples)
         device = self._device_for_network()
         extractor = self._extractor(device)
-        ref = o.ref
         if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
             weights = extractor.weights.sha256 if extractor.weights else None
             stored, images_needed = load_statistics(ref, needs, weights, network_provenance(extractor))
@@ -328,7 +340,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
                 compare_provenance(stored.info, o.precision)  # a reference of another precision: warned about
                 return stored
         work = Work(device, None, 64, (0, 0), (0, 0))
-        reference = compute_reference(ref, o, extractor, work, 0, needs)
+        reference = compute_reference(ref, o, extractor, work, 0, needs, sources=size.sources)
         compare_provenance(reference.info, o.precision)
         return reference
 

@@ -2,9 +2,11 @@
 
 Layouts: numpy arrays are read as N x H x W x C when the last dim C is 3 (or 1), else
 N x C x H x W; torch tensors as N x C x H x W when dim 1 is 3 (or 1), else N x H x W x C. One
-channel (grayscale) is repeated to RGB, as Pillow's ``convert("RGB")`` does. uint8 is taken as
-is; floats must lie in ``image_range`` ((0, 1) unless declared otherwise) and become uint8 by the
-one rule of :func:`~inception_score.inputs.base.float_to_uint8` (nearest level, halves up).
+channel (grayscale) is repeated to RGB, as Pillow's ``convert("RGB")`` does. Three dims, N x H x W,
+are N grayscale images (torchvision's MNIST ``.data``), unless the shape could also be one image:
+then it is refused with both readings (:func:`~.base.array_layout`; ``.npz`` files follow the same
+rule). uint8 is taken as is; floats must lie in ``image_range`` ((0, 1) unless declared otherwise)
+and become uint8 by the one rule of :func:`~inception_score.inputs.base.float_to_uint8` (nearest level, halves up).
 Values outside the range by more than :data:`RANGE_TOLERANCE` of its width, NaN and inf are
 refused, naming the input, the image and what was seen; within the tolerance they are clamped
 (float rounding of ``tanh`` outputs).
@@ -103,10 +105,10 @@ def images_to_uint8(
 ) -> Tensor | list[Tensor]:
     """Images as a generator or a training loop hands them over -> uint8 N x 3 x H x W (on their device).
 
-    ``images``: a 4-dim tensor or array (layouts in the module docstring), or a list of 3-dim
-    images (returned as a list when their sizes differ). uint8 is taken as is; floats are mapped
-    from ``image_range`` by the one rule (None: floats are refused). ``name`` starts every error
-    message; ``first_index`` is the index of the first image, for messages.
+    ``images``: a 4-dim tensor or array, or a 3-dim stack of grayscale images (layouts in the module
+    docstring), or a list of 3-dim images (returned as a list when their sizes differ). uint8 is
+    taken as is; floats are mapped from ``image_range`` by the one rule (None: floats are refused).
+    ``name`` starts every error message; ``first_index`` is the index of the first image, for messages.
     """
     if isinstance(images, (list, tuple)):
         if not images:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, plural
 
 __all__ = [
     "Batch",
@@ -148,17 +148,38 @@ def float_to_uint8(t: Tensor, image_range: tuple[float, float] = (0.0, 1.0)) -> 
     return torch.floor_(level.add_(0.5 + HALF_TOLERANCE)).clamp_(0, 255).to(torch.uint8)
 
 
-def array_layout(shape: tuple[int, ...], dtype: Any, name: str, is_torch: bool, allow_float: bool = True) -> str:
-    """Validate the dims, channels and dtype of an image array; return its layout, "nhwc" or "nchw".
+CHANNEL_COUNTS = (1, 2, 3, 4)  # what a dim of one image's colour channels could be: gray, gray+alpha, RGB, RGBA
 
-    numpy arrays are N x H x W x C when the last dim is 1 or 3, else N x C x H x W; torch tensors
-    are N x C x H x W when dim 1 is 1 or 3, else N x H x W x C.
-    """
+
+def array_layout(shape: tuple[int, ...], dtype: Any, name: str, is_torch: bool, allow_float: bool = True) -> str:
+    """Validate the dims, channels and dtype of an image array; return its layout: "nhwc", "nchw" or "nhw".
+
+    Four dims: numpy arrays are N x H x W x C when the last dim is 1 or 3, else N x C x H x W;
+    torch tensors are N x C x H x W when dim 1 is 1 or 3, else N x H x W x C.
+
+    Three dims, one rule for arrays, tensors and ``.npz`` files: N x H x W is a stack of N grayscale
+    images (torchvision's MNIST ``.data``), each repeated to RGB, unless the shape could also be
+    *one* image: a first dim of 2 to 4 (C x H x W) or a last dim of 1 to 4 (H x W x C). Those are
+    refused, naming both readings and the indexing that makes each explicit (numpy: ``x[None]`` for
+    one image, ``x[..., None]`` for a grayscale stack; torch: ``x[None]``, ``x[:, None]``). A first
+    dim of 1 is one grayscale image either way.
+
+    Example:
+        >>> array_layout((60000, 28, 28), np.uint8, "mnist", is_torch=False)
+        'nhw'
+        >>> array_layout((3, 32, 32), np.uint8, "x", is_torch=True)
+        Traceback (most recent call last):
+        ...
+        inception_score.errors.InputError: x: shape (3, 32, 32) is ambiguous: one 3 x 32 x 32 image (C x H x W), or 3 grayscale images of 32 x 32? For one image add a batch dimension, x[None]; for grayscale images a channel dimension, x[:, None] (N x 1 x H x W)
+    """  # noqa: E501
     expected = "N x H x W x 3 or N x 3 x H x W"
-    if len(shape) != 4:
-        hint = "; one image? add a batch dimension, x[None]" if len(shape) == 3 else ""
-        raise InputError(f"{name}: expected 4 dims ({expected}), got shape {shape}{hint}")
-    if is_torch:
+    if len(shape) == 3:
+        _check_grayscale_stack(shape, name, is_torch)
+    elif len(shape) != 4:
+        raise InputError(f"{name}: expected 4 dims ({expected}) or 3 (N x H x W, grayscale), got shape {shape}")
+    if len(shape) == 3:
+        layout = "nhw"
+    elif is_torch:
         layout = "nchw" if shape[1] in (1, 3) else "nhwc" if shape[3] in (1, 3) else ""
     else:
         layout = "nhwc" if shape[3] in (1, 3) else "nchw" if shape[1] in (1, 3) else ""
@@ -191,6 +212,21 @@ def numpy_view(array: np.ndarray) -> Tensor:
         return torch.from_numpy(array)
 
 
+def _check_grayscale_stack(shape: tuple[int, ...], name: str, is_torch: bool) -> None:
+    """Refuse a 3-dim shape that could also be one image (see :func:`array_layout`)."""
+    n, h, w = shape
+    readings = [f"one {n} x {h} x {w} image ({layout})" for layout, channels in (("C x H x W", n), ("H x W x C", w))
+                if channels in CHANNEL_COUNTS and not (layout == "C x H x W" and channels == 1)]  # fmt: skip
+    if not readings:
+        return
+    stack = "x[:, None] (N x 1 x H x W)" if is_torch else "x[..., None] (N x H x W x 1)"
+    raise InputError(
+        f"{name}: shape {shape} is ambiguous: {' or '.join(readings)}, or {plural(n, 'grayscale image')} of "
+        f"{h} x {w}? "
+        f"For one image add a batch dimension, x[None]; for grayscale images a channel dimension, {stack}"
+    )
+
+
 def to_uint8_nchw(chunk: Any, layout: str, image_range: tuple[float, float] = (0.0, 1.0)) -> Tensor:
     """A slice of a validated array (numpy or torch) -> uint8 N x 3 x H x W tensor (floats by the rule)."""
     borrowed = isinstance(chunk, np.ndarray) and not chunk.flags.writeable
@@ -199,6 +235,8 @@ def to_uint8_nchw(chunk: Any, layout: str, image_range: tuple[float, float] = (0
         t, borrowed = float_to_uint8(t, image_range), False  # a new tensor
     if layout == "nhwc":
         t = t.permute(0, 3, 1, 2)
+    elif layout == "nhw":  # a stack of grayscale images
+        t = t.unsqueeze(1)
     if t.shape[1] == 1:
         t = t.expand(-1, 3, -1, -1)  # grayscale -> RGB, as Pillow's convert("RGB")
     contiguous = t.contiguous()

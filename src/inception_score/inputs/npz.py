@@ -4,6 +4,8 @@ Float arrays follow the one rule of in-memory arrays (:mod:`.arrays`): values in
 ((0, 1) unless declared, ``--image-range=-1,1`` for tanh outputs) mapped to the nearest 8-bit
 level; NaN, inf and values outside the range are refused before any work, naming the file and
 the image (one read of the array, a slice at a time).
+(Also N x 3 x H x W, and N x H x W grayscale images, by the rule of in-memory arrays:
+:func:`~.base.array_layout`.)
 
 The guided-diffusion (ADM) batch format; other arrays in the file, such as ADM's labels ``arr_1``
 or a reference batch's ``mu``/``sigma``, are ignored here. Read a slice at a time: memory-mapped
@@ -16,9 +18,9 @@ that order, or, when compressed, decompressed once into a temporary file (an ima
 spread over the whole stream) and mapped from there.
 
 Nothing is mapped or allocated before the header has been checked against the file: the shape
-(4 dims, non-negative), the dtype (uint8 or float; no objects, no pickles: ``allow_pickle`` is
-never used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the header declares against
-the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
+(4 dims, or 3 for grayscale images; non-negative), the dtype (uint8 or float; no objects, no pickles:
+``allow_pickle`` is never used), each image's size (:data:`~.files.MAX_PIXELS`) and the bytes the
+header declares against the bytes the file (or the zip member) holds. Every malformation is one line naming the file.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -110,7 +112,7 @@ class NpySource(ImageSource):
             raise InputError(f"{where}: holds Python objects (dtype {dtype}); expected {_FORMAT}")
         self.layout = array_layout(self.shape, self.dtype, self.name, is_torch=False, allow_float=True)
         self.is_float = bool(np.issubdtype(dtype, np.floating))
-        height, width = shape[1:3] if self.layout == "nhwc" else shape[2:4]
+        height, width = shape[2:4] if self.layout == "nchw" else shape[1:3]  # N x H x W (x C)
         if height * width > MAX_PIXELS:
             raise InputError(
                 f"{where}: images of {height} x {width} pixels; refused: more than {MAX_PIXELS:,} pixels an image"

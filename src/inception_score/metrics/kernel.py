@@ -76,6 +76,7 @@ from .reference import Reference
 
 __all__ = [
     "kernel_inception_distance",
+    "check_kid_sizes",
     "KID",
     "KID_SUBSETS",
     "KID_SUBSET_SIZE",
@@ -124,7 +125,8 @@ def _features(x: Tensor | np.ndarray, name: str) -> Tensor:
     return x
 
 
-def _check_sizes(n_samples: int, n_reference: int, subset_size: int) -> None:
+def check_kid_sizes(n_samples: int, n_reference: int, subset_size: int) -> None:
+    """Refuse a subset size above either set's size (torch-fidelity refuses it too, TFd metric_kid.py:106-111)."""
     if subset_size > min(n_samples, n_reference):
         raise InputError(
             f"KID subset size {subset_size} (--kid-subset-size) is larger than the number of images: {n_samples:,} "
@@ -208,7 +210,7 @@ def _kid(
         m = min(n1, n2, m)
         if m < 2:
             raise InputError(f"KID: needs at least 2 images in each set, got {n1} samples and {n2} reference images")
-    _check_sizes(n1, n2, m)
+    check_kid_sizes(n1, n2, m)
     for name, t in (("sample", x), ("reference", y)):
         if not _all_finite(t):
             raise InputError(f"{label}: the {name} features hold NaN or inf")
@@ -336,7 +338,7 @@ class KID(Accumulator):
                 f"({SPACES[space].label}: {SPACES[space].dim})"
             )
         if not self.protocol.shrink:
-            _check_sizes(num_images, len(self.reference), self.subset_size)
+            check_kid_sizes(num_images, len(self.reference), self.subset_size)
 
     def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""

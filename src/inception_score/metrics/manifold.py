@@ -90,7 +90,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_choice, check_int
-from ..errors import InputError, OptionsError, a, warn
+from ..errors import InputError, OptionsError, a, ordinal, plural, warn
 from ..features.outputs import NetworkOutputs
 from ..features.spaces import SPACES, part_key
 from .base import Accumulator
@@ -100,6 +100,7 @@ from .reference import Reference
 __all__ = [
     "precision_recall",
     "density_coverage",
+    "check_reference_size",
     "PrecisionRecall",
     "DensityCoverage",
     "PR_K",
@@ -140,24 +141,47 @@ def _matrix(x: Any, name: str) -> Tensor:
     return x
 
 
-def _checked(x: Tensor, y: Tensor, num_samples: int, k: int, metric: str, sample_minimum: int) -> None:
-    if x.shape[1] != y.shape[1]:
+def check_reference_size(num_reference: int, k: int, metric: str) -> None:
+    """Refuse a reference too small for ``k``: each reference image's radius is the distance to its
+    k-th nearest neighbour among the others, so k + 1 images are needed. Called before any sample is
+    scored (by the run, as soon as the reference's size is known, and by the accumulators).
+
+    Raises:
+        InputError: ``num_reference`` < k + 1, naming the metric, k and both counts.
+
+    Example:
+        >>> check_reference_size(3, 3, "precision/recall")
+        Traceback (most recent call last):
+        ...
+        inception_score.errors.InputError: precision/recall with k=3: the reference has 3 images, expected at least 4 (each one's radius is the distance to its 3rd nearest neighbour among them)
+    """  # noqa: E501
+    if num_reference < k + 1:
         raise InputError(
-            f"{metric}: the samples' features have {x.shape[1]} dimensions and the reference's {y.shape[1]}; "
+            f"{metric} with k={k}: the reference has {plural(num_reference, 'image')}, expected at least {k + 1} "
+            f"(each one's radius is the distance to its {ordinal(k)} nearest neighbour among them)"
+        )
+
+
+def _check_width(x_dim: int, y_dim: int, metric: str) -> None:
+    if x_dim != y_dim:
+        raise InputError(
+            f"{metric}: the samples' features have {x_dim} dimensions and the reference's {y_dim}; "
             "both must come from the same network layer (pool3: 2048)"
         )
-    if len(y) < k + 1:
-        raise InputError(
-            f"{metric} with k={k}: the reference has {len(y)} images, expected at least {k + 1} "
-            f"(each one's radius is the distance to its {k}-th nearest neighbour among them)"
-        )
+
+
+def _checked(x: Tensor, y: Tensor, num_samples: int, k: int, metric: str, sample_minimum: int) -> None:
+    _check_width(x.shape[1], y.shape[1], metric)
+    check_reference_size(len(y), k, metric)
     if num_samples < sample_minimum:
         why = (
-            " (each one's radius is the distance to its k-th nearest neighbour among them)"
+            f" (each one's radius is the distance to its {ordinal(k)} nearest neighbour among them)"
             if sample_minimum > 1
             else ""
         )
-        raise InputError(f"{metric} with k={k}: got {num_samples} samples, expected at least {sample_minimum}{why}")
+        raise InputError(
+            f"{metric} with k={k}: got {plural(num_samples, 'sample')}, expected at least {sample_minimum}{why}"
+        )
 
 
 def _device(device: torch.device | str | None, *tensors: Tensor) -> torch.device:
@@ -440,13 +464,34 @@ def density_coverage(
         OptionsError: k or block not a positive integer, an unknown device.
         InputError: not an N x D matrix, the two D differ, too few rows, a NaN or inf.
 
+    Warns:
+        InceptionScoreWarning: when reference radii are 0 (within float32 rounding: k other reference
+            images identical to one), however many, with their number: such a ball holds nothing under
+            the strict ``<``, which is prdc's arithmetic and is kept.
+
     Example:
         >>> import torch
         >>> real = torch.rand(40, 8, generator=torch.Generator().manual_seed(0))
         >>> density_coverage(real, real)  # each ball holds its centre and its k-1 nearest neighbours
         (1.0, 1.0)
     """
-    return _density_coverage(samples, reference, k, block, device)
+    density, coverage, zero = _density_coverage(samples, reference, k, block, device)
+    if zero:
+        warn(_zero_radii_message(zero, len(reference), k))
+    return density, coverage
+
+
+def _zero_radii_message(zero: int, total: int, k: int) -> str:
+    """The warning for ``zero`` reference radii of 0 among ``total`` (whatever their share)."""
+    if zero == total:
+        who = "every reference image has"
+    else:
+        who = f"{zero} of the {total} reference images {'has' if zero == 1 else 'have'}"
+    return (
+        f"density/coverage: {who} a radius of 0 (within float32 rounding: its {ordinal(k)} nearest other "
+        "reference image is identical to it; duplicates in the reference?). Under prdc's strict < such a ball "
+        "holds no sample, so density and coverage count nothing through it (the numbers are prdc's)"
+    )
 
 
 def _density_coverage(
@@ -456,8 +501,9 @@ def _density_coverage(
     block: int,
     device: torch.device | str | None = None,
     index: Tensor | None = None,
-) -> tuple[float, float]:
-    """(density, coverage) of the rows ``index`` of ``samples`` (None: all)."""
+) -> tuple[float, float, int]:
+    """(density, coverage, the number of reference radii that are 0 within float32 rounding) of the
+    rows ``index`` of ``samples`` (None: all)."""
     k = check_int(k, "density/coverage k")
     block = check_int(block, "density/coverage block")
     x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
@@ -466,6 +512,10 @@ def _density_coverage(
     with _ieee_float32(), torch.no_grad():
         fake, real = _Set(x, "samples", where, False, block, index), _Set(y, "reference", where, False, block)
         radii, _ = _radii(real, k, half=False, block=block, plain=True)  # M, PRDC:27-51
+        # A radius of 0: k other reference points identical to this one. Identical rows give a squared
+        # distance of |u|^2 - 2 u.u + |u|^2 in float32, 0 only up to rounding (at most ~D eps |u|^2)
+        rounding = y.shape[1] * torch.finfo(torch.float32).eps
+        zero = int(torch.count_nonzero(radii.square() <= rounding * real.norms))
         inside = torch.zeros((), dtype=torch.int64, device=where)  # sum_ij [d_ij < r_i]
         covered = torch.zeros(len(real), dtype=torch.bool, device=where)
         for rows in _spans(len(real), block):
@@ -475,7 +525,7 @@ def _density_coverage(
                 inside += torch.count_nonzero(closer)  # (a bool sum would copy to int64)
                 covered[rows[0] : rows[1]] |= closer.any(dim=1)
                 del d, closer
-    return int(inside) / (k * len(fake)), int(covered.sum()) / len(real)
+    return int(inside) / (k * len(fake)), int(covered.sum()) / len(real), zero
 
 
 # ---------------------------------------------------------------- the accumulators of a run
@@ -494,6 +544,16 @@ def _reference_features(
             "images themselves, e.g. an ADM reference batch with its arr_0 or a folder of images"
         )
     return found
+
+
+def _check_at_construction(features: Any, reference: Tensor | np.ndarray, k: int, metric: str) -> None:
+    """What can be refused before any sample is scored: the reference's size against k, and its
+    width against the kept features' (when ``features`` has its ``rows`` already)."""
+    reference = _matrix(reference, "reference")
+    check_reference_size(len(reference), k, metric)
+    rows = getattr(features, "rows", None)
+    if rows is not None and getattr(rows, "ndim", 0) == 2:
+        _check_width(rows.shape[1], reference.shape[1], metric)
 
 
 def _kept(features: Any) -> tuple[Tensor, torch.device | None, Tensor | None]:
@@ -518,7 +578,8 @@ class PrecisionRecall(Accumulator):
     network's arithmetic in a result), ``pr_k``, ``pr_distances``.
 
     Raises:
-        InputError: at construction, a reference without features (statistics only).
+        InputError: at construction (before any sample is scored), a reference without features
+            (statistics only), with fewer than k + 1 images, or of another width than ``features``.
         OptionsError: at construction, k, precision or block out of range.
 
     Example:
@@ -553,6 +614,7 @@ class PrecisionRecall(Accumulator):
         self.block = check_int(block, "precision/recall block")
         self.fallbacks = 0
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
+        _check_at_construction(features, self.reference, self.k, "precision/recall")
 
     def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
@@ -584,8 +646,12 @@ class DensityCoverage(Accumulator):
     other spaces: dgm-eval's density/coverage in DINOv2 space).
 
     Raises:
-        InputError: at construction, a reference without features (statistics only).
+        InputError: at construction (before any sample is scored), a reference without features
+            (statistics only), with fewer than k + 1 images, or of another width than ``features``.
         OptionsError: at construction, k or block out of range.
+
+    Warns (``warnings``): when reference radii are 0 (k other reference images identical to one),
+    however many: the numbers are prdc's, and such balls count nothing.
 
     Example:
         >>> import torch
@@ -608,6 +674,8 @@ class DensityCoverage(Accumulator):
         self.k = check_int(k, "density/coverage k")
         self.block = check_int(block, "density/coverage block")
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
+        self.zero_radii = 0
+        _check_at_construction(features, self.reference, self.k, "density/coverage")
 
     def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
         """Nothing: the features are kept by ``features``."""
@@ -615,9 +683,10 @@ class DensityCoverage(Accumulator):
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
         rows, device, index = _kept(self.features)
         self.sizes = (len(self.reference), len(rows) if index is None else len(index))
-        density, coverage = _density_coverage(rows, self.reference, self.k, self.block, device, index)
+        density, coverage, self.zero_radii = _density_coverage(rows, self.reference, self.k, self.block, device, index)
         return {f"density{self.suffix}": density, f"coverage{self.suffix}": coverage, "prdc_k": self.k}
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
         few = few_images_message("density/coverage", self.k, *self.sizes) if f"density{self.suffix}" in fields else None
-        return [few] if few else []
+        zero = _zero_radii_message(self.zero_radii, len(self.reference), self.k) if self.zero_radii else None
+        return [m for m in (few, zero) if m]

@@ -139,7 +139,7 @@ class NestedSubsets(Accumulator):
 
     def __init__(self, num_images: int, num_classes: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.sizes = subset_sizes(num_images)
-        self.num_images = num_images
+        self.num_images, self.seed = num_images, seed
         # rank of image i in a seeded permutation; it belongs to every subset with size > rank
         perm = np.random.RandomState(seed).permutation(num_images)
         self._rank = np.empty(num_images, dtype=np.int64)

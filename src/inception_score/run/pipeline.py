@@ -60,12 +60,15 @@ from .precision_check import FeatureCheck, PrecisionCheck
 from .published import is_published_name, locate_published, read_edm2_pickle
 from .reference import (
     ReferenceNeeds,
+    ReferenceSize,
+    check_reference_size,
     compare_provenance,
     compute_reference,
     file_sha256,
     load_sample_statistics,
     load_statistics,
     reference_from_tensors,
+    reference_size,
     reference_tensors,
     statistics_kind,
     with_divisor,
@@ -269,6 +272,7 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     num_images = sum(len(s) for s in opened)
     SplitPlan(options.protocol, num_images, options.splits)  # refuse impossible splits before any work
     _check_counts(metrics, kid_implied, num_images, options)
+    metrics, ref_size = _size_up_reference(metrics, kid_implied, num_images, options)  # before any pass
     work = assign_work(opened, device, options.device, options.batch_size, options.precision, options.shard)
     check_network_options(options, metrics)
     extractor = _extractor(options, opened, network, work, spatial="sfid" in metrics, fid="fid" in metrics,
@@ -287,13 +291,13 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
     elif options.ref is not None:
         needs = _needs(metrics, options)
         try:
-            reference = _reference(options, forward, work, workers, needs, extractor, saved)
+            reference = _reference(options, forward, work, workers, needs, extractor, saved, ref_size)
             if published:
-                reference = Reference(**{k: getattr(reference, k) for k in ("mu", "sigma", "mu_s", "sigma_s",
-                                      "features")}, info={**reference.info, **published})  # fmt: skip
+                reference = dataclasses.replace(reference, info={**reference.info, **published})
         except InputError as exc:  # say that it is about the reference, not the samples
             raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
-        metrics = _drop_impossible_kid(metrics, kid_implied, num_images, reference, options)
+        ref_count = len(reference.features) if reference.features is not None else 0  # less any skipped files
+        metrics = _drop_impossible_kid(metrics, kid_implied, num_images, ref_count, options)
         if isinstance(extractor.check, PrecisionCheck):
             extractor.check.reference = reference  # --check-precision also reports FID's deviation
         for net in extractor.networks:
@@ -515,13 +519,43 @@ def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, op
             )
 
 
+def _size_up_reference(
+    metrics: tuple[str, ...], kid_implied: bool, num_images: int, options: Options
+) -> tuple[tuple[str, ...], ReferenceSize | None]:
+    """Everything about the reference that can be refused before any pass (the reference's and the
+    samples'): its size, read from a file's headers or by opening its image sources (counted, not
+    decoded), against what each metric asked for needs. An implied KID that cannot be computed is
+    left out here (with a warning), so that the reference pass does not keep features for it.
+    Returns the metrics and the reference's size (with its opened sources, passed on to its pass)."""
+    if options.ref is None or (metrics == ("is",) and not options.fid_infinity):
+        return metrics, None
+    _refuse_torch_file(options.ref)
+    try:
+        size = reference_size(options.ref, options, _needs(metrics, options))
+    except InputError as exc:  # say that it is about the reference, not the samples
+        raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
+    ref = options.ref
+    name = os.fsdecode(ref) if isinstance(ref, (str, os.PathLike)) else ", ".join(s.name for s in size.sources or ())
+    if size.count is not None:
+        metrics = _drop_impossible_kid(metrics, kid_implied, num_images, size.count, options)
+    check_reference_size(metrics, size, options, name, num_images)
+    return metrics, size
+
+
+def _refuse_torch_file(ref: Any) -> None:
+    if isinstance(ref, str) and ref.lower().endswith((".pt", ".pth")):  # a common mix-up, worth its own words
+        raise InputError(
+            f"ref: {ref}: a .pt/.pth file (weights, a shard's statistics or a run's state: shards are combined with "
+            "`inception-score merge`); a reference is images, or an .npz of statistics (`inception-score stats`)"
+        )
+
+
 def _drop_impossible_kid(
-    metrics: tuple[str, ...], implied: bool, num_images: int, reference: Reference, options: Options
+    metrics: tuple[str, ...], implied: bool, num_images: int, ref_count: int, options: Options
 ) -> tuple[str, ...]:
     """KID that was only implied by --ref is left out, with a warning, when a set is smaller than a subset."""
     if "kid" not in metrics or not implied or options.kid_protocol in KID_SHRINKING:
         return metrics
-    ref_count = len(reference.features) if reference.features is not None else 0
     size = options.kid_subset_size
     if num_images >= size and ref_count >= size:
         return metrics
@@ -540,12 +574,14 @@ def _reference(
     needs: ReferenceNeeds,
     extractor: Extractor,
     saved: tuple[dict[str, Any], dict[str, torch.Tensor]] | None,
+    size: ReferenceSize | None = None,
 ) -> Reference:
-    """The reference: from a resumed state file, a statistics file, or a pass over its images; its
-    provenance compared with this run's (:func:`.reference.compare_provenance`)."""
+    """The reference: from a resumed state file, a statistics file, or a pass over its images (``size``:
+    what :func:`_size_up_reference` found, with the image sources it opened); its provenance compared
+    with this run's (:func:`.reference.compare_provenance`)."""
     if saved is not None and saved[0].get("reference"):
         return reference_from_tensors(saved[1], saved[0]["reference"])
-    reference = _load_reference(options, forward, work, workers, needs, extractor)
+    reference = _load_reference(options, forward, work, workers, needs, extractor, size)
     compare_provenance(reference.info, options.precision)
     return reference
 
@@ -557,14 +593,11 @@ def _load_reference(
     workers: int,
     needs: ReferenceNeeds,
     extractor: Extractor,
+    size: ReferenceSize | None = None,
 ) -> Reference:
     """The reference from a statistics file (what it lacks computed from its images) or a pass over images."""
     ref = options.ref
-    if isinstance(ref, str) and ref.lower().endswith((".pt", ".pth")):  # a common mix-up, worth its own words
-        raise InputError(
-            f"ref: {ref}: a .pt/.pth file (weights, a shard's statistics or a run's state: shards are combined with "
-            "`inception-score merge`); a reference is images, or an .npz of statistics (`inception-score stats`)"
-        )
+    _refuse_torch_file(ref)
     weights = extractor.weights.sha256 if extractor.weights else None
     if options.ref_sha256 is not None:
         _check_pinned(ref, options.ref_sha256)
@@ -581,7 +614,8 @@ def _load_reference(
                  for k in (*MOMENT_KEYS, *FEATURE_KEYS)}  # fmt: skip
         info = {**stored.info, "num_images": computed.info["num_images"], "computed": computed.info["computed"]}
         return Reference(info=info, **parts)
-    return compute_reference(ref, options, forward, work, workers, needs)
+    sources = size.sources if size is not None else None
+    return compute_reference(ref, options, forward, work, workers, needs, sources=sources)
 
 
 def _check_pinned(ref: Any, pin: str) -> None:

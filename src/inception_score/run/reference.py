@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from .._version import __version__
-from ..errors import InputError, warn
+from ..errors import InputError, plural, warn
 from ..features.cache import PREPROCESS_VERSION
 from ..features.network import FEATURE_DIM
 from ..features.spaces import SPACES, part_key
@@ -72,6 +72,9 @@ __all__ = [
     "load_sample_statistics",
     "compare_provenance",
     "PROVENANCE_KEYS",
+    "ReferenceSize",
+    "reference_size",
+    "check_reference_size",
 ]
 
 REFERENCE_FORMAT = "inception-score-reference"
@@ -426,6 +429,87 @@ def reference_from_tensors(
     return Reference(info=dict(info), **parts)
 
 
+def _npy_rows(path: str, key: str) -> int | None:
+    """The number of rows ``key`` declares in its .npy header inside the .npz (None if unreadable:
+    reading it properly later gives the error)."""
+    try:
+        with open_regular(path, path, "a reference .npz") as f, zipfile.ZipFile(f) as zf:
+            with zf.open(f"{key}.npy") as member:
+                version = np.lib.format.read_magic(member)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape = read(member)[0]
+    except (InputError, OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
+    return int(shape[0]) if len(shape) >= 1 else None
+
+
+@dataclass(frozen=True)
+class ReferenceSize:
+    """What is known of the reference before its pass (and before the samples'): how many images
+    it has where that is knowable, and the opened image sources when it is images."""
+
+    count: int | None  # images whose features the run uses (or will compute); None: unknown (mu/sigma only)
+    from_images: bool  # the moments will be computed from images (a covariance needs 2)
+    sources: list[Any] | None = None  # the opened image sources (opened once)
+
+
+def reference_size(ref: Any, options: Any, needs: ReferenceNeeds) -> ReferenceSize:
+    """The reference's size, read without scoring it: a statistics file's ``features`` header, an
+    ADM batch's ``arr_0`` header, the number of images of any other source (opened, not decoded).
+
+    Raises InputError for a reference that cannot be opened (the same errors as its pass would give).
+    """
+    from ..inputs.npz import NpySource
+    from ..inputs.sources import open_sources
+
+    if isinstance(ref, str) and (ref.lower().endswith(".pkl") or (":" in ref and not os.path.exists(ref))):
+        return ReferenceSize(None, from_images=False)  # an EDM2 pickle (statistics only) or a published name
+    if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
+        keys = set(_keys(ref))
+        stored = statistics_kind(ref) != KINDS["adm-images"]
+        covariance = any(
+            not (stored and {part_key("mu", s), part_key("sigma", s)} <= keys) for s in needs.moments
+        )  # a covariance to compute from arr_0
+        kept = [part_key("features", s) for s in SPACES if s in needs.features]
+        if kept and all(k in keys for k in kept):
+            return ReferenceSize(_npy_rows(ref, kept[0]), from_images=False)
+        if "arr_0" in keys and (needs.features or covariance):
+            return ReferenceSize(len(NpySource(ref)), from_images=covariance)
+        return ReferenceSize(None, from_images=False)
+    sources = open_sources(ref, options.recursive, None, options.image_range)
+    return ReferenceSize(sum(len(s) for s in sources), from_images=True, sources=sources)
+
+
+def check_reference_size(metrics: Any, size: ReferenceSize, options: Any, name: str, num_samples: int | None) -> None:
+    """Refuse, before any pass, a reference too small for a metric asked for: a covariance from
+    fewer than 2 images (FID, sFID), fewer than k + 1 images for precision/recall (k = 3) or
+    density/coverage (``--prdc-k``), fewer than ``--kid-subset-size`` for KID.
+
+    ``num_samples``: the number of samples when known (KID's subsets are drawn from both sets).
+    Raises InputError naming the reference, the metric and both counts.
+    """
+    from ..metrics.kernel import check_kid_sizes
+    from ..metrics.manifold import PR_K
+    from ..metrics.manifold import check_reference_size as check_neighbours
+    from ..presets import KID_SHRINKING
+
+    count = size.count
+    if count is None:
+        return
+    if size.from_images and count < 2 and ("fid" in metrics or "sfid" in metrics or options.fid_infinity):
+        raise InputError(
+            f"reference {name}: {plural(count, 'image')}; a covariance needs at least 2 (FID uses 10,000+)"
+        )
+    for metric, k, what in (("pr", PR_K, "precision/recall"), ("prdc", options.prdc_k, "density/coverage")):
+        if metric in metrics:
+            try:
+                check_neighbours(count, k, what)
+            except InputError as exc:
+                raise InputError(f"ref: {name}: {exc}") from None
+    if "kid" in metrics and getattr(options, "kid_protocol", "torch-fidelity") not in KID_SHRINKING:
+        check_kid_sizes(count if num_samples is None else num_samples, count, options.kid_subset_size)
+
+
 def compute_reference(
     ref: Any,
     options: Any,
@@ -433,6 +517,7 @@ def compute_reference(
     work: Any,
     workers: int,
     needs: ReferenceNeeds,
+    sources: list[Any] | None = None,
 ) -> Reference:
     """One pass of the run's networks over the reference images: the mean and covariance of each
     space ``needs.moments`` names (pool3: FID; spatial: sFID; dinov2: FD_DINOv2...) and the rows of
@@ -441,7 +526,8 @@ def compute_reference(
 
     Under torchrun each rank scores a block of the reference and the sums are added, as for the
     samples; a ``--shard`` computes the whole reference (compute it once with ``inception-score
-    stats`` and pass the file to spare that).
+    stats`` and pass the file to spare that). ``sources``: ``ref`` already opened
+    (:func:`reference_size` opens it to count its images).
     """
     from ..inputs.npz import NpySource
     from ..inputs.sources import open_sources
@@ -453,7 +539,9 @@ def compute_reference(
     from .screening import screen_files
 
     is_npz = isinstance(ref, str) and ref.lower().endswith(".npz")
-    if isinstance(ref, list) and ref and all(hasattr(s, "batches") for s in ref):
+    if sources is not None:
+        pass  # opened by reference_size
+    elif isinstance(ref, list) and ref and all(hasattr(s, "batches") for s in ref):
         sources = ref  # already opened (inception-score stats)
     elif is_npz:
         sources = [NpySource(ref, image_range=options.image_range)]
