@@ -269,9 +269,10 @@ def test_class_ordered_input_is_flagged_under_file_order_protocols() -> None:
 
 def test_small_n_and_small_splits_are_flagged() -> None:
     warnings = state_of(torch.randn(300, 10), "original", 3).fields()["diagnostic_warnings"]
-    assert len(warnings) == 2, warnings  # these two, and no other (no class-order false alarm)
+    assert len(warnings) == 3, warnings  # these three, and no other (no class-order false alarm)
     assert warnings[0].startswith("300 images: IS grows with the number of images")
     assert warnings[1].startswith("splits of 100 images: the published protocols use 5,000 per split")
+    assert warnings[2].startswith("IS at infinite N fitted over subsets of")  # the 1/N law holds from ~5,000
 
 
 def test_the_published_protocol_size_is_not_flagged_and_one_image_less_is() -> None:

@@ -370,6 +370,7 @@ class KID(Accumulator):
         if smallest < 2 * m:
             out.append(
                 f"{self.label}'s {self.subsets} subsets of {m:,} images are drawn from {smallest:,} images of the "
-                f"smaller set: they overlap by more than half, so {self.name}_std understates its uncertainty at this N"
+                f"smaller set: they overlap by more than half, so {self.name}_std understates {self.label}'s "
+                f"uncertainty at this N"
             )
         return out
