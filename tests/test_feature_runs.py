@@ -199,6 +199,22 @@ def test_metric_object_equals_compute(nets, checkpoint_path, tmp_path: Path) -> 
         assert got.dinov2_weights_sha256 == expected.dinov2_weights_sha256
 
 
+@pytest.mark.parametrize("preset,mode", [("dgm-eval", "pil"), ("edm2", "torch")])
+def test_a_presets_dinov2_resize_reaches_fd_dinov2(nets, sets, stand_in, preset, mode) -> None:
+    run = {"network": stand_in, "ref": str(sets["real"]), "metrics": "fd_dinov2", **options(nets)}
+    run.pop("clip_weights")  # refused where no CLIP metric runs
+    result = inception_score.compute(str(sets["samples"]), match=preset, **run)
+    assert result.dinov2_resize == mode and result.match["settings"]["dinov2_resize"] == mode
+    expected = fd(*(vectors("dinov2", nets["dinov2"], sets[k], resize=mode) for k in ("samples_u8", "real_u8")))
+    assert result.fd_dinov2 == pytest.approx(expected, rel=1e-6)
+    other = "torch" if mode == "pil" else "pil"  # the two resizes differ on these images: the preset decides
+    unmatched = fd(*(vectors("dinov2", nets["dinov2"], sets[k], resize=other) for k in ("samples_u8", "real_u8")))
+    assert result.fd_dinov2 != pytest.approx(unmatched, rel=1e-3)
+    overridden = inception_score.compute(str(sets["samples"]), match=preset, dinov2_resize=other, **run)
+    assert overridden.dinov2_resize == other and overridden.fd_dinov2 == pytest.approx(unmatched, rel=1e-6)
+    assert overridden.match["overridden"]["dinov2_resize"] == {"preset": mode, "used": other}
+
+
 def test_cli_json_and_exit_codes(nets, sets, checkpoint_path, capsys) -> None:
     base = [str(sets["samples"]), "--weights", str(checkpoint_path), "--quiet"]
     assert main([*base, "--dinov2-weights", str(nets["dinov2"])]) == 2

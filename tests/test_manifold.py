@@ -12,6 +12,7 @@ tensors, with a running top-k instead of full rows.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -299,9 +300,10 @@ def test_accumulators_read_the_kept_features_at_the_end(realistic, on_disk) -> N
     for lo in range(0, 100, 16):
         kept.update(InceptionOutput(pool3=samples[order[lo : lo + 16]]), order[lo : lo + 16])
     p, r = precision_recall(samples, reference, precision="float32")
-    assert pr.fields({}) == {"improved_precision": p, "improved_recall": r, "pr_k": 3, "pr_distances": "float32"}
+    assert pr.fields({}) == {"improved_precision": p, "improved_recall": r, "pr_k": 3, "pr_distances": "float32",
+                             "prdc_subsample": None}  # fmt: skip
     d, c = density_coverage(samples, reference, k=4)
-    assert prdc.fields({}) == {"density": d, "coverage": c, "prdc_k": 4}
+    assert prdc.fields({}) == {"density": d, "coverage": c, "prdc_k": 4, "prdc_subsample": None}
     assert pr.state() == {} and prdc.state() == {} and pr.warnings({}) == []  # nothing to merge or save
 
 
@@ -319,3 +321,49 @@ def test_a_reference_of_statistics_only_is_refused_at_once() -> None:
             make(SimpleNamespace(rows=torch.zeros(10, 2048)), stats)
     with pytest.raises(OptionsError, match="precision/recall precision: got 'half'"):
         PrecisionRecall(SimpleNamespace(rows=None), Reference(features=torch.zeros(5, 2048)), precision="half")
+
+
+# ---------------------------------------------------------------- dgm-eval's subsets (--prdc-subsample)
+
+
+def dgm_eval_subsets(reference: np.ndarray, samples: np.ndarray, reduced_n: int, seed: int) -> tuple[Any, Any]:
+    """dgm-eval __main__.py L172-181, its global generator seeded: m = min(reduced_n, M, N), the
+    reference's rows drawn first, then the samples' (``choice`` over an index array, as it does)."""
+    np.random.seed(seed)
+    m = min(reduced_n, len(reference), len(samples))
+    inds0 = np.random.choice(len(reference), m, replace=False)
+    inds1 = np.random.choice(np.arange(len(samples)), m, replace=False)
+    return reference[inds0], samples[inds1]
+
+
+@pytest.mark.parametrize("seed", [0, 13579])
+def test_subsets_are_dgm_evals_draws_after_seeding_its_generator(realistic, seed) -> None:
+    samples, reference = realistic[0][:90], realistic[1][:70]
+    kept = PooledFeatures(num_images=96, feature_dim=2048)  # rows 90-95 never written: the subset is of 90
+    order = np.random.default_rng(1).permutation(90)
+    kept.update(InceptionOutput(pool3=torch.from_numpy(samples[order])), order)
+    ref = Reference(features=torch.from_numpy(reference), info={"kind": "test"})
+    pr = PrecisionRecall(kept, ref, k=5, precision="float32", subsample=40, seed=seed)
+    dc = DensityCoverage(kept, ref, k=5, subsample=40, seed=seed)
+    real, fake = dgm_eval_subsets(reference, samples, 40, seed)
+    p, r = oracle_pr(fake, real, k=5)
+    d, c = oracle_dc(fake, real, k=5)
+    got_pr, got_dc = pr.fields({}), dc.fields({})
+    assert (got_pr["improved_precision"], got_pr["improved_recall"]) == pytest.approx((p, r), abs=1e-12)
+    assert (got_dc["density"], got_dc["coverage"]) == pytest.approx((d, c), abs=1e-12)
+    assert got_pr["prdc_subsample"] == got_dc["prdc_subsample"] == 40 and got_pr["pr_k"] == 5
+    # the draw matters: the whole sets give other numbers (else the test could not tell)
+    whole = oracle_pr(samples, reference, k=5) + oracle_dc(samples, reference, k=5)
+    assert whole != pytest.approx((p, r, d, c), abs=1e-9)
+    assert pr.sizes == dc.sizes == (40, 40)  # what the small-N warnings count
+
+
+def test_a_subset_larger_than_both_sets_scores_them_all_and_cuts_to_the_smaller() -> None:
+    from inception_score.metrics.manifold import subsample
+
+    ref, smp = subsample(70, 90, 10_000, seed=0)  # dgm-eval: both cut to min(10,000, M, N) = 70
+    assert len(ref) == len(smp) == 70 and torch.equal(ref, torch.arange(70))
+    assert len(smp.unique()) == 70 and bool((smp < 90).all())
+    assert subsample(70, 90, None, seed=0) is None
+    with pytest.raises(OptionsError, match="precision/recall subsample: got 3, expected an integer >= 4"):
+        PrecisionRecall(SimpleNamespace(rows=torch.zeros(9, 4)), torch.rand(9, 4), subsample=3)

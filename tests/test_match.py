@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import inception_score
+from inception_score import InceptionScore
 from inception_score.cli import main
 from inception_score.errors import OptionsError
 from inception_score.features.network import InceptionV3
@@ -263,7 +264,8 @@ def test_edm2_preset_is_edms_fid(sets, checkpoint_path) -> None:
     fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
     matched = ours(sets, checkpoint_path, match="edm2", metrics="fid")
     assert matched.fid == pytest.approx(fid, rel=1e-6)
-    assert matched.match["pending"] == {"dinov2_resize": "torch"}
+    # its DINOv2 resize is set (tested on FD_DINOv2 in test_feature_runs), and not refused without DINOv2
+    assert matched.match["settings"]["dinov2_resize"] == "torch" and matched.dinov2_resize is None
 
 
 def test_dgm_eval_preset_is_pytorch_fids_inception_and_dgm_evals_kid(sets, checkpoint_path) -> None:
@@ -276,11 +278,53 @@ def test_dgm_eval_preset_is_pytorch_fids_inception_and_dgm_evals_kid(sets, check
         k_xx, k_yy, k_xy = ((u @ v.T / d + 1) ** 3 for u, v in ((g, g), (r, r), (g, r)))
         mmds.append(((k_xx.sum() - np.trace(k_xx)) + (k_yy.sum() - np.trace(k_yy))) / (m * (m - 1))
                     - 2 * k_xy.sum() / m**2)  # fmt: skip
-    matched = ours(sets, checkpoint_path, match="dgm-eval")
+    matched = ours(sets, checkpoint_path, match="dgm-eval", metrics="fid,kid,pr,prdc")
     assert matched.resize == "pytorch-fid" and matched.kid_mean == pytest.approx(np.mean(mmds), rel=1e-4, abs=1e-6)
     fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
     assert matched.fid == pytest.approx(fid, rel=1e-6)
-    assert set(matched.match["pending"]) == {"dinov2_resize", "prdc_k", "prdc_subsample"}
+    # precision, recall, density, coverage: its subsets (m = min(10,000, 10, 8) = 8: the reference is cut) and
+    # prdc's code with nearest_k = 5, its global generator seeded as --seed (0) seeds ours
+    theirs = dgm_eval_prdc(y, x, seed=0)
+    assert (matched.improved_precision, matched.improved_recall, matched.density, matched.coverage) == pytest.approx(
+        theirs, abs=1e-12
+    )
+    assert (matched.pr_k, matched.prdc_k, matched.prdc_subsample, matched.pr_distances) == (5, 5, 8, "float32")
+    default = ours(sets, checkpoint_path, resize="pytorch-fid", metrics="pr,prdc")  # k = 3, all reference images
+    assert (default.improved_precision, default.improved_recall, default.density, default.coverage) != theirs
+
+
+def dgm_eval_prdc(real: np.ndarray, fake: np.ndarray, seed: int, reduced_n: int = 10_000, k: int = 5) -> tuple:
+    """dgm-eval __main__.py L172-188 and metrics/prdc.py (prdc's compute_prdc), as written there, with
+    scipy's float64 distances for sklearn's: its subsets from the global generator, radii = the
+    (k + 1)-th smallest distance of a row (itself included), strict < everywhere."""
+    from scipy.spatial.distance import cdist
+
+    np.random.seed(seed)
+    reduced = min(reduced_n, real.shape[0], fake.shape[0])
+    real = real[np.random.choice(real.shape[0], reduced, replace=False)]
+    fake = fake[np.random.choice(np.arange(fake.shape[0]), min(fake.shape[0], reduced), replace=False)]
+    real_radii = np.sort(cdist(real, real), axis=1)[:, k]
+    fake_radii = np.sort(cdist(fake, fake), axis=1)[:, k]
+    d = cdist(real, fake)
+    precision = (d < real_radii[:, None]).any(axis=0).mean()
+    recall = (d < fake_radii[None, :]).any(axis=1).mean()
+    density = (1.0 / k) * (d < real_radii[:, None]).sum(axis=0).mean()
+    coverage = (d.min(axis=1) < real_radii).mean()
+    return float(precision), float(recall), float(density), float(coverage)
+
+
+def test_the_metric_object_takes_a_preset_as_compute_does(sets, checkpoint_path) -> None:
+    expected = ours(sets, checkpoint_path, match="stylegan", metrics="fid,kid", seed=0)
+    kwargs = {"weights": checkpoint_path, "ref": str(sets["real"]), "metrics": "fid,kid", "splits": 4, "bootstrap": 0}
+    metric = InceptionScore(match="stylegan", image_range=None, **kwargs)
+    metric.update(torch.from_numpy(make_images(N, (40, 56), seed=71)).permute(0, 3, 1, 2))  # the samples' pixels
+    got = metric.compute()
+    assert got.match == expected.match and (got.cov_divisor, got.kid_protocol) == ("n", "stylegan")
+    assert got.fid == pytest.approx(expected.fid, rel=1e-6) and got.kid_mean == pytest.approx(expected.kid_mean)
+    assert got.mean == pytest.approx(expected.mean, rel=1e-6)  # protocol original: one permutation-free split
+    # a value given explicitly wins over the preset's, and is recorded as overriding it
+    explicit = InceptionScore(match="stylegan", cov_divisor="n-1", **kwargs)
+    assert explicit.options.cov_divisor == "n-1" and explicit.options.kid_protocol == "stylegan"
 
 
 def test_adm_preset_is_what_evaluate_does(sets, checkpoint_path) -> None:
@@ -309,6 +353,19 @@ def test_explicit_options_override_the_preset_and_the_result_says_which() -> Non
     assert Options(match="stylegan").cov_divisor == "n"
     with pytest.raises(OptionsError, match="match: got 'tf'"):
         Options(match="tf")
+
+
+def test_subsets_and_k_of_precision_recall_are_options_checked_before_the_work(capsys) -> None:
+    assert Options.from_kwargs(match="dgm-eval", prdc_subsample=0).prdc_subsample is None  # 0: every image
+    assert Options.from_kwargs(prdc_subsample=6, pr_k=5).prdc_subsample == 6
+    with pytest.raises(OptionsError, match=r"prdc_subsample: got 5, expected at least 6 \(k \+ 1 images"):
+        Options.from_kwargs(prdc_subsample=5)  # prdc_k 5 needs 6
+    with pytest.raises(OptionsError, match="pr_k: got 0, expected a positive integer"):
+        Options.from_kwargs(pr_k=0)
+    # a preset's setting of a network no metric runs is not refused; the same option given is
+    assert Options.from_kwargs(match="dgm-eval").set_by_match("dinov2_resize")
+    assert not Options.from_kwargs(match="dgm-eval", dinov2_resize="pil").set_by_match("dinov2_resize")
+    assert main(["x.png", "--pr-k", "two"]) == 2 and "--pr-k: invalid int value: 'two'" in capsys.readouterr().err
 
 
 def test_every_preset_names_only_real_options_with_valid_values() -> None:

@@ -73,6 +73,8 @@ KINDS = ("folder", "two folders", "array", "tensor", "ADM batch", "ADM batch wit
         ("prdc", {}, 5, "density/coverage with k=5: the reference has 5 images, expected at least 6 .* 5th nearest"),
         ("prdc", {"prdc_k": 2}, 2, "density/coverage with k=2: the reference has 2 images, expected at least 3 .* "
                                    "2nd nearest"),
+        ("pr", {"pr_k": 5}, 5, "precision/recall with k=5: the reference has 5 images, expected at least 6 .* "
+                               "5th nearest"),
         ("kid", {"kid_subset_size": 4}, 3, "KID subset size 4 .* 8 samples, 3 reference images"),
     ],
 )  # fmt: skip

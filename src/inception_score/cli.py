@@ -163,7 +163,7 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("ref_batch", metavar="REF_BATCH", help="reference batch: an ADM .npz (arr_0, mu, sigma, ...)")
     parser.add_argument("sample_batch", metavar="SAMPLE_BATCH", help="samples: an ADM .npz, or any source")
-    _option_flags(parser, (*RUN_FLAGS, "pr_precision", "prdc_k", "metrics"))
+    _option_flags(parser, (*RUN_FLAGS, "pr_precision", "pr_k", "prdc_k", "metrics"))
     _output_flags(parser)
     return parser
 

@@ -52,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,6 +74,7 @@ from .metrics.names import spaces_of
 from .metrics.reference import Reference
 from .metrics.registry import MetricSpec, build_accumulators
 from .options import Options
+from .presets import match_record
 from .report.result import Result, build_result
 from .run.measurement import Measurement
 from .run.plan import resolve_device
@@ -172,7 +174,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
     Args:
         weights: Inception weights file; default as :func:`inception_score.compute` finds them.
         splits: number of splits; default: the protocol's (10; ``adm`` uses chunks of 5000).
-        protocol: ``torch-fidelity`` (default), ``original`` or ``adm`` (see the README).
+        protocol: ``torch-fidelity`` (default), ``original``, ``adm`` or ``torchmetrics`` (see the README).
         num_samples: the number N of images that will be scored: constant memory (see the
             module docstring); None: keep every image's outputs until ``compute``.
         network: stands in for the Inception network: takes the preprocessed N x 3 x 299 x 299
@@ -190,9 +192,18 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         ref, metrics, kid_subsets, kid_subset_size, fid_infinity, pr_precision, prdc_k: the
             comparison metrics, as for :func:`inception_score.compute` (``metrics`` may name the
             DINOv2 and CLIP ones: ``fd_dinov2``, ``cmmd``...; their networks run beside Inception
-            on each batch, and only then).
+            on each batch, and only then). ``ref`` may be a published reference's name
+            (``edm2:img512``, ``inception-score refs``), pinned with ``ref_sha256``.
         dinov2_weights, dinov2_resize, clip_weights, cmmd_drop_remainder: as for
             :func:`inception_score.compute` (``--dinov2-weights`` ...).
+        match: another tool's numbers (``"clean-fid"``, ``"stylegan"``, ``"dgm-eval"``...: README
+            "Which number do you want?"): sets each of resize, protocol, cov_divisor,
+            kid_protocol, kid_subsets, kid_subset_size, pr_k, pr_precision, prdc_k,
+            prdc_subsample and dinov2_resize that is left None; ``result.match`` records it.
+        resize, cov_divisor, kid_protocol, kid_seed, pr_k, prdc_subsample: as for
+            :func:`inception_score.compute` (``--resize`` ...). None, for these and for
+            protocol, kid_subsets, kid_subset_size, pr_precision, prdc_k, dinov2_resize: the
+            ``match`` preset's value, else the default.
         kwargs: options of ``torchmetrics.Metric`` (``process_group``, ``sync_on_compute``...).
 
     Raises:
@@ -208,7 +219,7 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         self,
         weights: str | os.PathLike[str] | None = None,
         splits: int | None = None,
-        protocol: str = "torch-fidelity",
+        protocol: str | None = None,
         num_samples: int | None = None,
         network: Callable[[Tensor], Any] | None = None,
         device: str | torch.device | None = None,
@@ -220,40 +231,57 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         seed: int = 0,
         ref: Any = None,
         metrics: Sequence[str] | None = None,
-        kid_subsets: int = 100,
-        kid_subset_size: int = 1000,
+        kid_subsets: int | None = None,
+        kid_subset_size: int | None = None,
         fid_infinity: bool = False,
-        pr_precision: str = "float16",
-        prdc_k: int = 5,
+        pr_precision: str | None = None,
+        prdc_k: int | None = None,
         dinov2_weights: str | os.PathLike[str] | None = None,
-        dinov2_resize: str = "torch",
+        dinov2_resize: str | None = None,
         clip_weights: str | os.PathLike[str] | None = None,
         cmmd_drop_remainder: bool = False,
+        match: str | None = None,
+        resize: str | None = None,
+        cov_divisor: str | None = None,
+        kid_protocol: str | None = None,
+        kid_seed: int | None = None,
+        pr_k: int | None = None,
+        prdc_subsample: int | None = None,
+        ref_sha256: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.options = Options(
-            splits=splits,
-            protocol=protocol,
-            weights=os.fspath(weights) if weights is not None else None,
-            num_samples=num_samples,
-            precision=precision,
-            device=str(device) if device is not None else "auto",
-            bootstrap=bootstrap,
-            seed=seed,
-            ref=ref,
-            metrics=metrics if metrics is None or isinstance(metrics, str) else tuple(metrics),  # "fid,kid" too
-            kid_subsets=kid_subsets,
-            kid_subset_size=kid_subset_size,
-            fid_infinity=fid_infinity,
-            pr_precision=pr_precision,
-            prdc_k=prdc_k,
-            dinov2_weights=os.fspath(dinov2_weights) if dinov2_weights is not None else None,
-            dinov2_resize=dinov2_resize,
-            clip_weights=os.fspath(clip_weights) if clip_weights is not None else None,
-            cmmd_drop_remainder=cmmd_drop_remainder,
-            progress=False,
-        )
+        given = {
+            "splits": splits,
+            "protocol": protocol,
+            "weights": os.fspath(weights) if weights is not None else None,
+            "num_samples": num_samples,
+            "precision": precision,
+            "device": str(device) if device is not None else None,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "ref": ref,
+            "metrics": metrics if metrics is None or isinstance(metrics, str) else tuple(metrics),  # "fid,kid" too
+            "kid_subsets": kid_subsets,
+            "kid_subset_size": kid_subset_size,
+            "fid_infinity": fid_infinity,
+            "pr_precision": pr_precision,
+            "prdc_k": prdc_k,
+            "dinov2_weights": os.fspath(dinov2_weights) if dinov2_weights is not None else None,
+            "dinov2_resize": dinov2_resize,
+            "clip_weights": os.fspath(clip_weights) if clip_weights is not None else None,
+            "cmmd_drop_remainder": cmmd_drop_remainder,
+            "match": match,
+            "resize": resize,
+            "cov_divisor": cov_divisor,
+            "kid_protocol": kid_protocol,
+            "kid_seed": kid_seed,
+            "pr_k": pr_k,
+            "prdc_subsample": prdc_subsample,
+            "ref_sha256": ref_sha256,
+        }
+        # None is "not given": the default, or match's value (from_kwargs counts what it gets as explicit)
+        self.options = Options.from_kwargs(**{k: v for k, v in given.items() if v is not None}, progress=False)
         from .checks import check_image_range, check_int
 
         self.num_classes = check_int(num_classes, "num_classes")
@@ -302,28 +330,22 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         return MetricSpec(
             o.protocol, o.splits, num_images, self.num_classes, named, o.bootstrap, o.seed,
             metrics=self.metrics, fid_infinity=o.fid_infinity, kid_subsets=o.kid_subsets,
-            kid_subset_size=o.kid_subset_size, pr_precision=o.pr_precision, prdc_k=o.prdc_k,
-            cmmd_drop_remainder=o.cmmd_drop_remainder,
+            kid_subset_size=o.kid_subset_size, pr_precision=o.pr_precision, pr_k=o.pr_k, prdc_k=o.prdc_k,
+            prdc_subsample=o.prdc_subsample, resize=o.resize, cov_divisor=o.cov_divisor,
+            kid_protocol=o.kid_protocol, kid_seed=o.kid_seed, cmmd_drop_remainder=o.cmmd_drop_remainder,
             feature_dims=tuple((s, d) for s, d in sorted(self._dims.items()) if d != SPACES[s].dim),
         )  # fmt: skip
 
     def _load_reference(self) -> Reference:
         """The reference of ``ref=``: read from a statistics file, or its images scored now, once,
         with this metric's network (a training loop should pass a file from ``inception-score stats``)."""
-        from .run.pipeline import network_provenance
+        from .run.pipeline import load_reference, published_reference
         from .run.plan import Work
-        from .run.reference import (
-            ReferenceNeeds,
-            check_reference_size,
-            compare_provenance,
-            compute_reference,
-            load_statistics,
-            reference_size,
-        )
+        from .run.reference import ReferenceNeeds, check_reference_size, compare_provenance, reference_size
 
         if not self.inception:
             raise OptionsError("ref: FID and the other comparisons need the Inception network, not a custom one")
-        o = self.options
+        o, published = published_reference(self.options)  # a name (edm2:img512): its local copy, downloaded once
         needs = ReferenceNeeds.of(self.metrics, o.fid_infinity)
         ref = o.ref
         # the reference's size against what the metrics need, before any image is scored
@@ -333,16 +355,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
         check_reference_size(self.metrics, size, o, name, o.num_samples)
         device = self._device_for_network()
         extractor = self._extractor(device)
-        if isinstance(ref, str) and ref.lower().endswith(".npz") and os.path.isfile(ref):
-            weights = extractor.weights.sha256 if extractor.weights else None
-            stored, images_needed = load_statistics(ref, needs, weights, network_provenance(extractor))
-            if not images_needed:
-                compare_provenance(stored.info, o.precision)  # a reference of another precision: warned about
-                return stored
         work = Work(device, None, 64, (0, 0), (0, 0))
-        reference = compute_reference(ref, o, extractor, work, 0, needs, sources=size.sources)
-        compare_provenance(reference.info, o.precision)
-        return reference
+        try:  # as a run reads it: statistics files (what they lack from their images), pickles, divisor
+            reference = load_reference(o, extractor, work, 0, needs, extractor, size)
+        except InputError as exc:  # say that it is about the reference, not the samples
+            raise exc if str(exc).startswith("ref:") else InputError(f"ref: {exc}") from None
+        compare_provenance(reference.info, o.precision)  # a reference of another precision: warned about
+        return dataclasses.replace(reference, info={**reference.info, **published}) if published else reference
 
     # ----------------------------------------------------------------------- updating
 
@@ -401,8 +420,9 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             if self.inception:
                 fields = ("logits_unbiased", "logits", "pool3", *(("spatial",) if "sfid" in self.metrics else ()))
                 cached = inception_extractor(
-                    self.options.weights, device, self.options.precision, fields, progress=False
-                )
+                    self.options.weights, device, self.options.precision, fields, progress=False,
+                    resize=self.options.resize,
+                )  # fmt: skip
             else:
                 cached = custom_extractor(self._nets["custom"], device, description="network")
             o = self.options
@@ -550,6 +570,10 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
             "device": str(self._device_for_network()),
             "metrics": list(spec.metrics),
             "fid_reference": dict(self.reference.info) if self.reference is not None else None,
+            "match": match_record(self.options),
+            "resize": spec.resize,
+            "cov_divisor": spec.cov_divisor,
+            "kid_protocol": spec.kid_protocol if "kid" in spec.metrics else None,
             **(network_facts(extractor) if extractor is not None else {}),
         }
 

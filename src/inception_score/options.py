@@ -272,7 +272,19 @@ class Options:
         "precision/recall distances in float16 (as the ADM evaluator) or float32",
         choices=PR_PRECISIONS,
     )
+    pr_k: int = _opt(
+        3,
+        "precision/recall: the k of the k-nearest-neighbour radii (3: Kynkaanniemi et al. 2019, the ADM evaluator; "
+        "5: dgm-eval)",
+        metavar="K",
+    )
     prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
+    prdc_subsample: int | None = _opt(
+        None,
+        "precision/recall and density/coverage: score a random subset of min(N, the reference's size, this) images "
+        "of each set, drawn with --seed (dgm-eval's --reduced_n 10000); default (or 0): every image",
+        metavar="N",
+    )
     match: str | None = _opt(
         None,
         "reproduce another tool's numbers: set every option in which it differs (resize, value scaling, covariance "
@@ -345,6 +357,16 @@ class Options:
         set_(self, "kid_subsets", check_int(self.kid_subsets, "kid_subsets"))
         set_(self, "kid_subset_size", check_int(self.kid_subset_size, "kid_subset_size", 2))
         set_(self, "prdc_k", check_int(self.prdc_k, "prdc_k"))
+        set_(self, "pr_k", check_int(self.pr_k, "pr_k"))
+        if self.prdc_subsample is not None:  # 0: every image (what overrides --match dgm-eval's 10,000)
+            size = check_int(self.prdc_subsample, "prdc_subsample", 0)
+            least = max(self.pr_k, self.prdc_k) + 1  # a subset of fewer images has no k-th neighbour
+            if 0 < size < least:
+                raise OptionsError(
+                    f"prdc_subsample: got {size}, expected at least {least} (k + 1 images for the k-th neighbours, "
+                    f"pr_k {self.pr_k}, prdc_k {self.prdc_k}), or 0 for every image"
+                )
+            set_(self, "prdc_subsample", size or None)
         set_(self, "kid_seed", check_int(self.kid_seed, "kid_seed", 0))
         check_choice(self.pr_precision, "pr_precision", PR_PRECISIONS)
         check_choice(self.kid_protocol, "kid_protocol", KID_PROTOCOL_NAMES)
@@ -437,6 +459,21 @@ class Options:
         for name, value in wanted.items():
             if name not in self.explicit and getattr(self, name) == defaults[name]:
                 set_(self, name, value)
+
+    def set_by_match(self, name: str) -> bool:
+        """Whether ``name`` holds the value ``match``'s preset gave it (rather than one given explicitly).
+
+        Example:
+            >>> Options.from_kwargs(match="dgm-eval").set_by_match("dinov2_resize")
+            True
+            >>> Options.from_kwargs(match="dgm-eval", dinov2_resize="pil").set_by_match("dinov2_resize")
+            False
+        """
+        if self.match is None or name in self.explicit:
+            return False
+        preset = PRESETS[self.match]
+        wanted = {**preset.settings, **(preset.with_ref if self.ref is not None else {})}
+        return name in wanted and getattr(self, name) == wanted[name]
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Options:

@@ -47,7 +47,8 @@ class Preset:
     """The option values that reproduce one tool's numbers (``settings``), and what they cannot.
 
     ``with_ref``: settings applied only when a reference is given (metrics that compare with it).
-    ``pending``: settings of options this package does not have yet (the DINOv2 space), named for the record.
+    Settings of one network (``dinov2_resize``) apply to its metrics when they are asked for, and are
+    not refused on runs without them (as the same option given explicitly would be).
     """
 
     name: str
@@ -55,7 +56,6 @@ class Preset:
     settings: dict[str, Any]
     notes: tuple[str, ...] = ()
     with_ref: dict[str, Any] = field(default_factory=dict)
-    pending: dict[str, Any] = field(default_factory=dict)
 
 
 PRESETS: dict[str, Preset] = {
@@ -71,6 +71,7 @@ PRESETS: dict[str, Preset] = {
                 "kid_protocol": "torch-fidelity",
                 "kid_subsets": 100,
                 "kid_subset_size": 1000,
+                "pr_k": 3,
                 "pr_precision": "float32",
             },
             (
@@ -160,40 +161,58 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "adm",
             "openai/guided-diffusion evaluations/evaluator.py (what `inception-score evaluate` does)",
-            {"resize": "tf1", "protocol": "adm", "cov_divisor": "n-1", "pr_precision": "float16", "prdc_k": 5},
+            {
+                "resize": "tf1",
+                "protocol": "adm",
+                "cov_divisor": "n-1",
+                "pr_k": 3,
+                "pr_precision": "float16",
+                "prdc_k": 5,
+            },
             ("the evaluator has no KID; density/coverage (k = 5, Naeem et al.) are added to its five numbers",),
             with_ref={"metrics": ("is", "fid", "sfid", "pr", "prdc")},
         ),
         Preset(
             "edm2",
-            "NVlabs/edm2 calculate_metrics.py (fid; fd_dinov2 once the DINOv2 space is on main)",
-            {"resize": "tf1", "cov_divisor": "n-1"},
+            "NVlabs/edm2 4bf8162 calculate_metrics.py (fid, fd_dinov2 with its default resize_mode='torch')",
+            {"resize": "tf1", "cov_divisor": "n-1", "dinov2_resize": "torch"},
             (
                 "resize: EDM2's Inception detector is NVIDIA's TorchScript port (grid_sample emulation of TF1); here "
                 "the exact TF1 resize",
                 "EDM2 computes no IS or KID: they keep torch-fidelity's definitions",
                 "image selection (calc --num 50000 --seed 0: a seeded shuffle of the sorted files when there are more) "
                 "is not reproduced: give exactly the images to score",
+                "EDM2 computes fid and fd_dinov2 together: ask for both with --metrics fid,fd_dinov2",
             ),
-            pending={"dinov2_resize": "torch"},
         ),
         Preset(
             "dgm-eval",
-            "layer6ai-labs/dgm-eval 74c79f7 (Inception encoder: pytorch-fid's network and resize)",
+            "layer6ai-labs/dgm-eval 74c79f7 (its DINOv2 encoder = EDM2's pil mode; its Inception encoder = "
+            "pytorch-fid's network and resize; prdc with k = 5 on 10,000-image subsets)",
             {
                 "resize": "pytorch-fid",
+                "dinov2_resize": "pil",
                 "cov_divisor": "n-1",
                 "kid_protocol": "clean-fid",
                 "kid_subsets": 100,
                 "kid_subset_size": 1000,
+                "pr_k": 5,
+                "pr_precision": "float32",
+                "prdc_k": 5,
+                "prdc_subsample": 10_000,
             },
             (
                 "not on PyPI: tested against its definitions (its KID draws the reference first, m = min(N, M, "
                 "1000), as clean-fid)",
                 _UNSEEDED_KID,
+                "precision/recall/density/coverage: dgm-eval cuts both sets to min(10,000, N, M) images drawn from "
+                "NumPy's unseeded global generator; here RandomState(--seed)'s draws, equal to dgm-eval's after "
+                "np.random.seed(seed) (below 10,000 images of each set the numbers do not depend on the draw)",
+                "precision/recall: dgm-eval (prdc's code) counts a sample inside a ball when strictly closer than "
+                "the radius, the ADM evaluator (and this package) when not farther: equal except at exact ties",
+                "dgm-eval's default encoder is DINOv2: ask for --metrics fd_dinov2,kd_dinov2,pr_dinov2,prdc_dinov2",
                 "dgm-eval's IS scores the wrong folder (__main__.py ~L301): not reproduced; IS keeps torch-fidelity's",
             ),
-            pending={"dinov2_resize": "pil", "prdc_k": 5, "prdc_subsample": 10_000},
         ),
     )
 }
@@ -201,7 +220,7 @@ PRESETS: dict[str, Preset] = {
 
 def match_record(options: Any) -> dict[str, Any] | None:
     """What ``--match`` did, for the result: the preset, the values it set, those overridden
-    (``{"option": {"preset": value, "used": value}}``), its notes and pending settings; None without it.
+    (``{"option": {"preset": value, "used": value}}``) and its notes; None without it.
 
     Example:
         >>> from inception_score.options import Options
@@ -224,7 +243,6 @@ def match_record(options: Any) -> dict[str, Any] | None:
         "settings": {k: _plain(v) for k, v in wanted.items() if k not in overridden},
         "overridden": overridden,
         "notes": list(preset.notes),
-        "pending": {k: _plain(v) for k, v in preset.pending.items()},
     }
 
 

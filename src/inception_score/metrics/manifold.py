@@ -109,6 +109,7 @@ __all__ = [
     "PRECISIONS",
     "RELIABLE_N",
     "few_images_message",
+    "subsample",
 ]
 
 PR_K = 3  # GD:212-220, nhood_sizes=(3,)
@@ -170,9 +171,16 @@ def _check_width(x_dim: int, y_dim: int, metric: str) -> None:
         )
 
 
-def _checked(x: Tensor, y: Tensor, num_samples: int, k: int, metric: str, sample_minimum: int) -> None:
+def _count(x: Tensor, index: Tensor | None) -> int:
+    """The rows of ``x`` scored: those of ``index``, or all."""
+    return len(x) if index is None else len(index)
+
+
+def _checked(
+    x: Tensor, y: Tensor, num_samples: int, k: int, metric: str, sample_minimum: int, num_reference: int
+) -> None:
     _check_width(x.shape[1], y.shape[1], metric)
-    check_reference_size(len(y), k, metric)
+    check_reference_size(num_reference, k, metric)
     if num_samples < sample_minimum:
         why = (
             f" (each one's radius is the distance to its {ordinal(k)} nearest neighbour among them)"
@@ -333,18 +341,19 @@ def _precision_recall(
     block: int,
     device: torch.device | str | None = None,
     index: Tensor | None = None,
+    ref_index: Tensor | None = None,
 ) -> tuple[float, float, int]:
     """(precision, recall, number of blocks computed in float32 after a float16 overflow), of the
-    rows ``index`` of ``samples`` (None: all)."""
+    rows ``index`` of ``samples`` against the rows ``ref_index`` of ``reference`` (None: all)."""
     k = check_int(k, "precision/recall k")
     precision = check_choice(precision, "precision/recall precision", PRECISIONS)
     block = check_int(block, "precision/recall block")
     x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
-    _checked(x, y, len(x) if index is None else len(index), k, "precision/recall", sample_minimum=k + 1)
+    _checked(x, y, _count(x, index), k, "precision/recall", k + 1, _count(y, ref_index))
     half, where = precision == "float16", _device(device, x, y)
     with _ieee_float32(), torch.no_grad():
         fake = _Set(x, "samples", where, half, block, index)
-        real = _Set(y, "reference", where, half, block)
+        real = _Set(y, "reference", where, half, block, ref_index)
         real_radii, fell_real = _radii(real, k, half, block, plain=False)  # M, GD:55 manifold_radii(ref)
         fake_radii, fell_fake = _radii(fake, k, half, block, plain=False)  # N
         fake_in = torch.zeros(len(fake), dtype=torch.bool, device=where)  # inside some reference ball
@@ -501,16 +510,20 @@ def _density_coverage(
     block: int,
     device: torch.device | str | None = None,
     index: Tensor | None = None,
+    ref_index: Tensor | None = None,
 ) -> tuple[float, float, int]:
     """(density, coverage, the number of reference radii that are 0 within float32 rounding) of the
-    rows ``index`` of ``samples`` (None: all)."""
+    rows ``index`` of ``samples`` against the rows ``ref_index`` of ``reference`` (None: all)."""
     k = check_int(k, "density/coverage k")
     block = check_int(block, "density/coverage block")
     x, y = _matrix(samples, "samples"), _matrix(reference, "reference")
-    _checked(x, y, len(x) if index is None else len(index), k, "density/coverage", sample_minimum=1)
+    _checked(x, y, _count(x, index), k, "density/coverage", 1, _count(y, ref_index))
     where = _device(device, x, y)
     with _ieee_float32(), torch.no_grad():
-        fake, real = _Set(x, "samples", where, False, block, index), _Set(y, "reference", where, False, block)
+        fake, real = (
+            _Set(x, "samples", where, False, block, index),
+            _Set(y, "reference", where, False, block, ref_index),
+        )
         radii, _ = _radii(real, k, half=False, block=block, plain=True)  # M, PRDC:27-51
         # A radius of 0: k other reference points identical to this one. Identical rows give a squared
         # distance of |u|^2 - 2 u.u + |u|^2 in float32, 0 only up to rounding (at most ~D eps |u|^2)
@@ -529,6 +542,45 @@ def _density_coverage(
 
 
 # ---------------------------------------------------------------- the accumulators of a run
+
+
+def subsample(num_reference: int, num_samples: int, size: int | None, seed: int) -> tuple[Tensor, Tensor] | None:
+    """dgm-eval's subsets for precision/recall/density/coverage (DGM ``__main__.py`` L172-181): both
+    sets cut to m = min(size, M, N) images, the reference's rows drawn first, then the samples', each
+    ``choice(n, m, replace=False)`` of NumPy's legacy generator; dgm-eval draws from the unseeded
+    global one, here from ``RandomState(seed)``, so the draw is reproducible and equals dgm-eval's
+    after ``np.random.seed(seed)``. The four numbers do not depend on the order of the rows: the
+    rows come back sorted (int64 tensors of m rows, reference's first). None when ``size`` is None.
+
+    Both sets are cut to the same m even when one is smaller than ``size`` (dgm-eval's rule).
+
+    Example:
+        >>> ref, samples = subsample(100, 50, 10, seed=0)
+        >>> len(ref), len(samples), bool((ref < 100).all() and (samples < 50).all())
+        (10, 10, True)
+        >>> [len(rows) for rows in subsample(100, 8, 10, seed=0)]  # m = min(10, 100, 8)
+        [8, 8]
+    """
+    if size is None:
+        return None
+    m = min(size, num_reference, num_samples)
+    draw = np.random.RandomState(seed)
+    ref = draw.choice(num_reference, m, replace=False)
+    samples = draw.choice(num_samples, m, replace=False)
+    return torch.from_numpy(np.sort(ref)), torch.from_numpy(np.sort(samples))
+
+
+def _scored_rows(
+    features: Any, num_reference: int, size: int | None, seed: int
+) -> tuple[Tensor, torch.device | None, Tensor | None, Tensor | None]:
+    """The kept sample features (:func:`_kept`) and the rows of each set to score: the samples'
+    (None: all) and the reference's (None: all), cut by :func:`subsample` when ``size`` is set."""
+    rows, device, index = _kept(features)
+    cut = subsample(num_reference, len(rows) if index is None else len(index), size, seed)
+    if cut is None:
+        return rows, device, index, None
+    ref_index, picked = cut
+    return rows, device, (picked if index is None else index[picked]), ref_index
 
 
 def _reference_features(
@@ -575,7 +627,8 @@ class PrecisionRecall(Accumulator):
     In the space of ``features`` (its ``space``, default pool3); in DINOv2 or CLIP space the fields
     carry the space's suffix (``improved_precision_dinov2``...), ``pr_k`` and ``pr_distances`` not.
     Fields: ``improved_precision``, ``improved_recall`` (the paper's title; ``precision`` names the
-    network's arithmetic in a result), ``pr_k``, ``pr_distances``.
+    network's arithmetic in a result), ``pr_k``, ``pr_distances``, ``prdc_subsample`` (the images of
+    each set scored when ``subsample`` cut them, :func:`subsample` with ``seed``; None: all).
 
     Raises:
         InputError: at construction (before any sample is scored), a reference without features
@@ -590,8 +643,9 @@ class PrecisionRecall(Accumulator):
         >>> kept = PooledFeatures(num_images=30, feature_dim=8)
         >>> pr = PrecisionRecall(kept, Reference(features=real))
         >>> kept.update(NetworkOutputs(pool3=real + 10), np.arange(30))  # the run, batch by batch
-        >>> pr.fields({})
-        {'improved_precision': 0.0, 'improved_recall': 0.0, 'pr_k': 3, 'pr_distances': 'float16'}
+        >>> fields = pr.fields({})
+        >>> fields["improved_precision"], fields["improved_recall"], fields["pr_k"], fields["pr_distances"]
+        (0.0, 0.0, 3, 'float16')
     """
 
     def __init__(
@@ -601,6 +655,8 @@ class PrecisionRecall(Accumulator):
         k: int = PR_K,
         precision: str = "float16",
         block: int = BLOCK,
+        subsample: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.features = features
         self.space = space = getattr(features, "space", "pool3")
@@ -612,6 +668,8 @@ class PrecisionRecall(Accumulator):
         self.k = check_int(k, "precision/recall k")
         self.precision = check_choice(precision, "precision/recall precision", PRECISIONS)
         self.block = check_int(block, "precision/recall block")
+        self.subsample = None if subsample is None else check_int(subsample, "precision/recall subsample", self.k + 1)
+        self.seed = seed
         self.fallbacks = 0
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
         _check_at_construction(features, self.reference, self.k, "precision/recall")
@@ -620,16 +678,17 @@ class PrecisionRecall(Accumulator):
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        rows, device, index = _kept(self.features)
-        self.sizes = (len(self.reference), len(rows) if index is None else len(index))
+        rows, device, index, ref_index = _scored_rows(self.features, len(self.reference), self.subsample, self.seed)
+        self.sizes = (_count(self.reference, ref_index), _count(rows, index))
         p, r, self.fallbacks = _precision_recall(
-            rows, self.reference, self.k, self.precision, self.block, device, index
+            rows, self.reference, self.k, self.precision, self.block, device, index, ref_index
         )
         return {
             f"improved_precision{self.suffix}": p,
             f"improved_recall{self.suffix}": r,
             "pr_k": self.k,
             "pr_distances": self.precision,
+            "prdc_subsample": None if ref_index is None else len(ref_index),
         }
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
@@ -643,7 +702,8 @@ class DensityCoverage(Accumulator):
 
     No state of its own; ``features`` and ``reference`` as for :class:`PrecisionRecall`.
     Fields: ``density``, ``coverage``, ``prdc_k`` (``density_dinov2``, ``coverage_clip``... in the
-    other spaces: dgm-eval's density/coverage in DINOv2 space).
+    other spaces: dgm-eval's density/coverage in DINOv2 space), ``prdc_subsample`` (as for
+    :class:`PrecisionRecall`: dgm-eval scores both on the same subsets, and so do these).
 
     Raises:
         InputError: at construction (before any sample is scored), a reference without features
@@ -658,11 +718,17 @@ class DensityCoverage(Accumulator):
         >>> from types import SimpleNamespace
         >>> real = torch.rand(30, 8, generator=torch.Generator().manual_seed(0))
         >>> DensityCoverage(SimpleNamespace(rows=real), Reference(features=real)).fields({})
-        {'density': 1.0, 'coverage': 1.0, 'prdc_k': 5}
+        {'density': 1.0, 'coverage': 1.0, 'prdc_k': 5, 'prdc_subsample': None}
     """
 
     def __init__(
-        self, features: Any, reference: Reference | Tensor | np.ndarray, k: int = PRDC_K, block: int = BLOCK
+        self,
+        features: Any,
+        reference: Reference | Tensor | np.ndarray,
+        k: int = PRDC_K,
+        block: int = BLOCK,
+        subsample: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.features = features
         self.space = space = getattr(features, "space", "pool3")
@@ -673,6 +739,8 @@ class DensityCoverage(Accumulator):
         self.reference = _reference_features(reference, label, "density and coverage", space)
         self.k = check_int(k, "density/coverage k")
         self.block = check_int(block, "density/coverage block")
+        self.subsample = None if subsample is None else check_int(subsample, "density/coverage subsample", self.k + 1)
+        self.seed = seed
         self.sizes = (0, 0)  # reference, samples: set when the fields are computed
         self.zero_radii = 0
         _check_at_construction(features, self.reference, self.k, "density/coverage")
@@ -681,12 +749,19 @@ class DensityCoverage(Accumulator):
         """Nothing: the features are kept by ``features``."""
 
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        rows, device, index = _kept(self.features)
-        self.sizes = (len(self.reference), len(rows) if index is None else len(index))
-        density, coverage, self.zero_radii = _density_coverage(rows, self.reference, self.k, self.block, device, index)
-        return {f"density{self.suffix}": density, f"coverage{self.suffix}": coverage, "prdc_k": self.k}
+        rows, device, index, ref_index = _scored_rows(self.features, len(self.reference), self.subsample, self.seed)
+        self.sizes = (_count(self.reference, ref_index), _count(rows, index))
+        density, coverage, self.zero_radii = _density_coverage(
+            rows, self.reference, self.k, self.block, device, index, ref_index
+        )
+        return {
+            f"density{self.suffix}": density,
+            f"coverage{self.suffix}": coverage,
+            "prdc_k": self.k,
+            "prdc_subsample": None if ref_index is None else len(ref_index),
+        }
 
     def warnings(self, fields: Mapping[str, Any]) -> list[str]:
         few = few_images_message("density/coverage", self.k, *self.sizes) if f"density{self.suffix}" in fields else None
-        zero = _zero_radii_message(self.zero_radii, len(self.reference), self.k) if self.zero_radii else None
+        zero = _zero_radii_message(self.zero_radii, self.sizes[0], self.k) if self.zero_radii else None
         return [m for m in (few, zero) if m]

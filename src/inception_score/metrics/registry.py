@@ -60,7 +60,9 @@ class MetricSpec:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     pr_precision: str = "float16"
+    pr_k: int = 3
     prdc_k: int = 5
+    prdc_subsample: int | None = None  # P/R and D/C on subsets of this many images (dgm-eval's reduced_n)
     resize: str = "tf1"  # how images reach the network (features/preprocess.py): shards must agree
     cov_divisor: str = "n-1"  # FID's covariance divisor: n-1 (np.cov) or n (StyleGAN)
     kid_protocol: str = "torch-fidelity"  # how KID's subsets are drawn (kernel.KID_PROTOCOLS)
@@ -156,9 +158,13 @@ def build_accumulators(
         if "fd_infinity" in wanted or (space == "pool3" and spec.fid_infinity):
             out.append(FIDInfinity(features, reference, seed=spec.seed))
         if "pr" in wanted:
-            out.append(PrecisionRecall(features, reference, precision=spec.pr_precision))
+            out.append(
+                PrecisionRecall(
+                    features, reference, spec.pr_k, spec.pr_precision, subsample=spec.prdc_subsample, seed=spec.seed
+                )  # fmt: skip
+            )
         if "prdc" in wanted:
-            out.append(DensityCoverage(features, reference, k=spec.prdc_k))
+            out.append(DensityCoverage(features, reference, spec.prdc_k, subsample=spec.prdc_subsample, seed=spec.seed))
         if "cmmd" in wanted:
             out.append(CMMD(features, reference, drop_remainder=spec.cmmd_drop_remainder))
     return out

@@ -76,6 +76,7 @@ class Result:
     density: float | None = None  # Naeem et al. 2020
     coverage: float | None = None
     prdc_k: int | None = None
+    prdc_subsample: int | None = None  # P/R and D/C scored this many images of each set (dgm-eval's subsets)
     # the same kinds in DINOv2 space (Stein et al. 2023; FD_DINOv2 as EDM2, the others as dgm-eval) ...
     fd_dinov2: float | None = None
     fd_infinity_dinov2: float | None = None
@@ -163,10 +164,12 @@ class Result:
         if self.improved_precision is not None:
             lines.append(
                 f"precision: {self.improved_precision:.4f}, recall: {self.improved_recall:.4f} "
-                f"(k = {self.pr_k}, {self.pr_distances} distances)"
+                f"(k = {self.pr_k}, {self.pr_distances} distances{self._subsets()})"
             )
         if self.density is not None:
-            lines.append(f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k})")
+            lines.append(
+                f"density: {self.density:.4f}, coverage: {self.coverage:.4f} (k = {self.prdc_k}{self._subsets()})"
+            )
         for suffix, space in (("_dinov2", "DINOv2"), ("_clip", "CLIP")):
             lines += self._space_lines(suffix, space)
         if self.cmmd is not None:
@@ -187,6 +190,10 @@ class Result:
             lines.append(f"samples: {stored.get('path')}{_read_computed(stored)} (as the ADM evaluator reads a batch)")
         return lines
 
+    def _subsets(self) -> str:
+        """How many images of each set P/R and D/C scored, when --prdc-subsample cut them."""
+        return f", {self.prdc_subsample:,} images of each set" if self.prdc_subsample is not None else ""
+
     def _space_lines(self, suffix: str, space: str) -> list[str]:
         """The lines of one feature space beyond pool3 (FD_DINOv2, KD_DINOv2, P/R, D/C)."""
         lines = []
@@ -204,12 +211,13 @@ class Result:
         if getattr(self, f"improved_precision{suffix}") is not None:
             lines.append(
                 f"precision ({space}): {getattr(self, f'improved_precision{suffix}'):.4f}, recall: "
-                f"{getattr(self, f'improved_recall{suffix}'):.4f} (k = {self.pr_k}, {self.pr_distances} distances)"
+                f"{getattr(self, f'improved_recall{suffix}'):.4f} (k = {self.pr_k}, {self.pr_distances} distances"
+                f"{self._subsets()})"
             )
         if getattr(self, f"density{suffix}") is not None:
             lines.append(
                 f"density ({space}): {getattr(self, f'density{suffix}'):.4f}, coverage: "
-                f"{getattr(self, f'coverage{suffix}'):.4f} (k = {self.prdc_k})"
+                f"{getattr(self, f'coverage{suffix}'):.4f} (k = {self.prdc_k}{self._subsets()})"
             )
         return lines
 

@@ -249,7 +249,7 @@ def _has_key(path: str, key: str) -> bool:
         return f"{key}.npy" in zf.namelist()
 
 
-def _published(options: Options) -> tuple[Options, dict[str, Any]]:
+def published_reference(options: Options) -> tuple[Options, dict[str, Any]]:
     """A published reference named as ``--ref family:dataset``: its local copy (downloaded once) as
     ``ref``, and what to record about it; the options unchanged otherwise."""
     if not is_published_name(options.ref):
@@ -263,7 +263,7 @@ def _published(options: Options) -> tuple[Options, dict[str, Any]]:
 
 
 def _run(sources: Any, options: Options, network: nn.Module | None, start: float) -> Measurement:
-    options, published = _published(options)
+    options, published = published_reference(options)
     device = resolve_device(options.device)
     if network is not None and options.cache:
         raise OptionsError("cache: only for the Inception network (a custom network has no weights hash to key on)")
@@ -317,7 +317,9 @@ def _run(sources: Any, options: Options, network: nn.Module | None, start: float
         kid_subsets=options.kid_subsets,
         kid_subset_size=options.kid_subset_size,
         pr_precision=options.pr_precision,
+        pr_k=options.pr_k,
         prdc_k=options.prdc_k,
+        prdc_subsample=options.prdc_subsample,
         resize=options.resize,
         cov_divisor=options.cov_divisor,
         kid_protocol=options.kid_protocol,
@@ -470,11 +472,14 @@ def _feature_dims(extractor: Extractor) -> tuple[tuple[str, int], ...]:
 
 
 def check_network_options(options: Options, metrics: Sequence[str]) -> None:
-    """Options of a network no requested metric runs are refused, never silently ignored."""
+    """Options of a network no requested metric runs are refused, never silently ignored (a
+    ``--match`` preset's setting of that network is not refused: it applies when its metrics are asked for)."""
     spaces = spaces_of(metrics)
     unused = {
         "dinov2_weights": options.dinov2_weights is not None and "dinov2" not in spaces,
-        "dinov2_resize": options.dinov2_resize != "torch" and "dinov2" not in spaces,
+        "dinov2_resize": options.dinov2_resize != "torch"
+        and "dinov2" not in spaces
+        and not options.set_by_match("dinov2_resize"),
         "clip_weights": options.clip_weights is not None and "clip" not in spaces,
         "cmmd_drop_remainder": options.cmmd_drop_remainder and "cmmd" not in metrics,
     }
@@ -501,12 +506,13 @@ def _check_fields(extractor: Extractor, metrics: Sequence[str], options: Options
 
 def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, options: Options) -> None:
     """Refuse, before any work, sample sets too small for a metric asked for."""
-    least = {"fid": 2, "sfid": 2, "pr": 4, "prdc": options.prdc_k + 1, "cmmd": 32 if options.cmmd_drop_remainder else 1}
+    pr, prdc = options.pr_k + 1, options.prdc_k + 1
+    least = {"fid": 2, "sfid": 2, "pr": pr, "prdc": prdc, "cmmd": 32 if options.cmmd_drop_remainder else 1}
     if "kid" in metrics and options.kid_protocol in KID_SHRINKING:
         least["kid"] = 2  # StyleGAN, clean-fid: the subsets shrink to the smaller set
     elif "kid" in metrics and not kid_implied:
         least["kid"] = options.kid_subset_size
-    by_kind = {"fd": 2, "fd_infinity": 2, "pr": 4, "prdc": options.prdc_k + 1, "kd": options.kid_subset_size}
+    by_kind = {"fd": 2, "fd_infinity": 2, "pr": pr, "prdc": prdc, "kd": options.kid_subset_size}
     for metric in metrics:  # the same kinds in the DINOv2 and CLIP spaces
         kind, space = METRICS.get(metric, ("", "pool3"))
         if space not in ("pool3", "spatial") and kind in by_kind:
@@ -581,12 +587,12 @@ def _reference(
     with this run's (:func:`.reference.compare_provenance`)."""
     if saved is not None and saved[0].get("reference"):
         return reference_from_tensors(saved[1], saved[0]["reference"])
-    reference = _load_reference(options, forward, work, workers, needs, extractor, size)
+    reference = load_reference(options, forward, work, workers, needs, extractor, size)
     compare_provenance(reference.info, options.precision)
     return reference
 
 
-def _load_reference(
+def load_reference(
     options: Options,
     forward: Extractor | CachedExtractor,
     work: Work,

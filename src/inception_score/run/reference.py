@@ -482,15 +482,15 @@ def reference_size(ref: Any, options: Any, needs: ReferenceNeeds) -> ReferenceSi
 
 def check_reference_size(metrics: Any, size: ReferenceSize, options: Any, name: str, num_samples: int | None) -> None:
     """Refuse, before any pass, a reference too small for a metric asked for: a covariance from
-    fewer than 2 images (FID, sFID), fewer than k + 1 images for precision/recall (k = 3) or
-    density/coverage (``--prdc-k``), fewer than ``--kid-subset-size`` for KID.
+    fewer than 2 images (FID, sFID), fewer than k + 1 images for precision/recall (``--pr-k``) or
+    density/coverage (``--prdc-k``) in any feature space, fewer than ``--kid-subset-size`` for KID.
 
     ``num_samples``: the number of samples when known (KID's subsets are drawn from both sets).
     Raises InputError naming the reference, the metric and both counts.
     """
     from ..metrics.kernel import check_kid_sizes
-    from ..metrics.manifold import PR_K
     from ..metrics.manifold import check_reference_size as check_neighbours
+    from ..metrics.names import METRICS
     from ..presets import KID_SHRINKING
 
     count = size.count
@@ -500,8 +500,10 @@ def check_reference_size(metrics: Any, size: ReferenceSize, options: Any, name: 
         raise InputError(
             f"reference {name}: {plural(count, 'image')}; a covariance needs at least 2 (FID uses 10,000+)"
         )
-    for metric, k, what in (("pr", PR_K, "precision/recall"), ("prdc", options.prdc_k, "density/coverage")):
-        if metric in metrics:
+    neighbours = {"pr": (options.pr_k, "precision/recall"), "prdc": (options.prdc_k, "density/coverage")}
+    for metric in metrics:
+        k, what = neighbours.get(METRICS.get(metric, ("", ""))[0], (None, ""))
+        if k is not None:
             try:
                 check_neighbours(count, k, what)
             except InputError as exc:
