@@ -390,3 +390,13 @@ def test_report_data_from_a_run(tmp_path: Path, png_folder: Path, stand_in) -> N
 
     text = write_report(tmp_path / "report", data).read_text(encoding="utf-8")
     assert Path(data.most_confident[0].label).name in text
+
+
+def test_a_distance_that_rounds_to_zero_is_never_shown_as_minus_zero(tmp_path: Path) -> None:
+    result = Result(inception_score_mean=2.0, inception_score_std=0.1, split_scores=[1.9, 2.1], num_images=20,
+                    splits=2, protocol="original", weights_sha256=None, metrics=["is", "fid", "kid"], fid=0.0,
+                    fid_infinity=-2e-7, fd_dinov2=-1e-9, kid_mean=-2e-5, kid_std=1e-5)  # fmt: skip
+    text = write_report(tmp_path, ReportData(result.to_dict())).read_text(encoding="utf-8")
+    assert not re.search(r"-0\.0000(?!\d)", text) and text.count('<td class="num">0.0000</td>') == 3  # FID, FID_inf, FD
+    assert '<td class="num">-0.00002 ± 0.00001</td>' in text  # KID below 0 is KID's (an unbiased estimate)
+    assert "FD_DINOv2: 0.0000" in result.summary_lines()

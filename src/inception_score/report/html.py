@@ -194,9 +194,14 @@ def _esc(value: object) -> str:
 
 
 def _num(value: Any, spec: str = ".4f") -> str:
-    """``value`` formatted, or "n/a" when it is missing or not a finite number."""
+    """``value`` formatted, or "n/a" when it is missing or not a finite number; a value that rounds
+    to 0 without a minus sign (``-0.0000`` from a rounding residue or an intercept a hair below 0
+    reads as a bug)."""
     v = as_number(value)
-    return "n/a" if v is None else format(v, spec)
+    if v is None:
+        return "n/a"
+    text = format(v, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _count(value: Any) -> str:

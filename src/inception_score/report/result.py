@@ -200,10 +200,10 @@ class Result:
         value = getattr(self, f"fd{suffix}")
         if value is not None:
             at_infinity = getattr(self, f"fd_infinity{suffix}")
-            extra = f"; at infinite N {at_infinity:.4f}" if at_infinity is not None else ""
-            lines.append(f"FD_{space}: {value:.4f}{extra}")
+            extra = f"; at infinite N {_fixed4(at_infinity)}" if at_infinity is not None else ""
+            lines.append(f"FD_{space}: {_fixed4(value)}{extra}")
         elif getattr(self, f"fd_infinity{suffix}") is not None:
-            lines.append(f"FD_{space} at infinite N: {getattr(self, f'fd_infinity{suffix}'):.4f}")
+            lines.append(f"FD_{space} at infinite N: {_fixed4(getattr(self, f'fd_infinity{suffix}'))}")
         if getattr(self, f"kd{suffix}_mean") is not None:
             lines.append(
                 f"KD_{space}: {getattr(self, f'kd{suffix}_mean'):.6f} ± {getattr(self, f'kd{suffix}_std'):.6f}"
