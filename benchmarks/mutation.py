@@ -329,7 +329,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("dgm-eval-no-subsets", "src/inception_score/presets.py", '                "prdc_subsample": 10_000,\n', "",
            "--match dgm-eval scores P/R/D/C on all images instead of its 10,000-image subsets", MATCH),
     Mutant("preset-network-setting-refused", "src/inception_score/run/pipeline.py",
-           '        and not options.set_by_match("dinov2_resize"),\n', "",
+           'and not options.set_by_match("dinov2_resize"),', "and True,",
            "--match dgm-eval refused on every run without a DINOv2 metric (its DINOv2 resize)", MATCH),
     Mutant("unpickler-allows-all", "src/inception_score/inputs/pickles.py", "if found is None:",
            "if found is None:\n            return super().find_class(module, name)\n        if False:",
