@@ -165,7 +165,8 @@ def test_merge_of_any_two_parts_equals_one_pass(n: int, splits: int, protocol: s
 
 def test_the_seed_reaches_every_seeded_accumulator() -> None:
     """Every accumulator that draws with a seed gets the run's (IS at infinite N, the bootstrap, FID at
-    infinite N), except KID, whose subsets are torch-fidelity's RandomState(2020) by definition."""
+    infinite N, the subsets of precision/recall and density/coverage), except KID, whose subsets are
+    torch-fidelity's RandomState(2020) by definition."""
     import inspect
 
     from inception_score.metrics.kernel import KID, KID_SEED
@@ -181,7 +182,8 @@ def test_the_seed_reaches_every_seeded_accumulator() -> None:
     for accumulator in build_accumulators(spec, reference=reference):
         if "seed" in inspect.signature(type(accumulator).__init__).parameters:
             seeded[type(accumulator).__name__] = accumulator.seed
-    assert seeded == {"PoissonBootstrap": 7, "NestedSubsets": 7, "FIDInfinity": 7, "KID": KID_SEED}
+    assert seeded == {"PoissonBootstrap": 7, "NestedSubsets": 7, "FIDInfinity": 7, "KID": KID_SEED,
+                      "PrecisionRecall": 7, "DensityCoverage": 7}  # fmt: skip
     assert KID.__name__ in seeded  # (its fixed seed is part of its definition: README, kernel.py)
 
 
