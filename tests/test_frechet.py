@@ -444,3 +444,30 @@ def test_fid_infinity_errors_and_small_n() -> None:
         "fid_infinity": None,
         "fid_infinity_fit": None,
     }  # subsets of 2 and 3 images only: no fit through fewer than 3 points
+
+
+def test_the_references_factor_is_computed_once_per_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training loop's FID against one reference pays the D x D eigendecomposition once: the factor
+    is kept by content (an equal matrix in a new tensor hits), and any changed number recomputes it."""
+    from inception_score.metrics import frechet
+
+    monkeypatch.setattr(frechet, "_FACTORS", frechet.OrderedDict())
+    calls = []
+    eigh = torch.linalg.eigh
+    monkeypatch.setattr(torch.linalg, "eigh", lambda m: calls.append(m.shape) or eigh(m))
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 16)), rng.normal(size=(25, 16)) + 0.3
+    mu1, s1, mu2, s2 = x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+    first = frechet_distance(mu1, s1, mu2, s2)
+    again = frechet_distance(mu1 + 0.1, s1 * 1.1, mu2, s2.copy())  # other samples, the same reference
+    assert len(calls) == 1
+    changed = s2.copy()
+    changed[3, 3] += 1e-12  # one number in the last bits: another matrix
+    frechet_distance(mu1, s1, mu2, changed)
+    assert len(calls) == 2
+    monkeypatch.setattr(frechet, "_FACTORS", frechet.OrderedDict())  # the values are those computed afresh
+    assert frechet_distance(mu1, s1, mu2, s2) == first
+    assert frechet_distance(mu1 + 0.1, s1 * 1.1, mu2, s2) == again
+    for i in range(frechet.FACTOR_CACHE_SIZE + 2):  # a bounded number of matrices is kept
+        frechet_distance(mu1, s1, mu2, s2 + i)
+    assert len(frechet._FACTORS) == frechet.FACTOR_CACHE_SIZE
