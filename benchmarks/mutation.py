@@ -83,6 +83,7 @@ FRECHET = tuple(
     for name in (
         "frechet_distance_is_exact_below_d_images",
         "a_set_against_itself_is_exactly_zero_never_negative",
+        "a_negative_rounding_residue_is_returned_as_zero",
         "full_rank_covariances_equal_torch_fidelity_within_1e9",
         "trace_sqrt_product_closed_forms_and_factor",
         "a_matrix_that_is_not_a_covariance_is_refused",
