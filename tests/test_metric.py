@@ -185,10 +185,12 @@ def test_merge_of_two_halves_equals_one_pass(per_image: nn.Module) -> None:
         ref = InceptionScore(network=per_image, splits=3, num_samples=num_samples)
         ref.update(images)
         a = InceptionScore(network=per_image, splits=3, num_samples=num_samples)
-        b = InceptionScore(network=per_image, splits=3, num_samples=num_samples)
-        a.update(images[:9])
+        b = InceptionScore(network=per_image, splits=3, num_samples=num_samples, protocol="torch-fidelity")
+        a.update(images[:9])  # (b names the default protocol, a does not: the same options)
         b.update(images[9:], indices=np.arange(9, 23))
         assert a.merge(b).compute().split_scores == pytest.approx(ref.compute().split_scores, rel=1e-12)
+    with pytest.raises(OptionsError, match="merge: the metrics differ in their options"):
+        InceptionScore(network=per_image, splits=3).merge(InceptionScore(network=per_image, splits=2))
 
 
 def test_without_torchmetrics_the_same_methods_work(monkeypatch: pytest.MonkeyPatch, per_image: nn.Module) -> None:

@@ -615,8 +615,13 @@ class InceptionScore(_Base):  # type: ignore[misc,valid-type]
 
     def merge(self, other: InceptionScore) -> InceptionScore:
         """Add the images of ``other`` (a metric with the same options) to this one; returns self."""
-        mine = (self.options, self.num_classes, self.inception)
-        if mine != (other.options, other.num_classes, other.inception):
+
+        def values(metric: InceptionScore) -> tuple[Any, ...]:  # the options' values, however they were given
+            o = metric.options
+            return (*(getattr(o, f.name) for f in dataclasses.fields(o) if f.name != "explicit"),
+                    metric.num_classes, metric.inception)  # fmt: skip
+
+        if values(self) != values(other):
             raise OptionsError("merge: the metrics differ in their options (protocol, splits, num_samples, ...)")
         for name in self._reductions:
             value, theirs = getattr(self, name), getattr(other, name)
