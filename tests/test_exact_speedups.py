@@ -265,17 +265,30 @@ def _faults_touching(nbytes: int) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
+def _most_faults(nbytes: int, tries: int = 3) -> int:
+    """:func:`_faults_touching`, the most of up to ``tries`` measurements (stopping at the first that
+    faults every page in)."""
+    most = 0
+    for _ in range(tries):
+        most = max(most, _faults_touching(nbytes))
+        if most > nbytes // 4096 // 2:
+            break
+    return most
+
+
 @glibc
 def test_retained_heap_reuses_freed_memory_and_restores_glibcs_settings() -> None:
     size = 64 * 2**20  # above glibc's largest mmap threshold (32 MB): mmapped, unmapped on free
     pages = size // 4096
     held = runner_module._heap_users  # a forward pass still running elsewhere would hold the setting
-    assert _faults_touching(size) > pages // 2, f"glibc's default not in force ({held} users of retained_heap)"
+    # every page faulted in again; measured up to 3 times, as one full-suite run in six saw 1 fault once
+    # (with no user of retained_heap: something of the process's state that passed)
+    assert _most_faults(size) > pages // 2, f"glibc's default not in force ({held} users of retained_heap)"
     with retained_heap():
         with retained_heap():  # nested: the inner exit keeps the setting
             pass
         assert _faults_touching(size) < pages // 10  # reused from the heap
-    assert _faults_touching(size) > pages // 2  # glibc's behaviour again
+    assert _most_faults(size) > pages // 2  # glibc's behaviour again
 
 
 def test_retained_heap_leaves_a_tuned_allocator_alone(monkeypatch: pytest.MonkeyPatch) -> None:
