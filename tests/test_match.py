@@ -373,7 +373,7 @@ def test_explicit_options_override_the_preset_and_the_result_says_which() -> Non
         Options(match="tf")
 
 
-def test_subsets_and_k_of_precision_recall_are_options_checked_before_the_work(capsys) -> None:
+def test_subsets_and_k_of_precision_recall_are_options_checked_before_the_work(sets, checkpoint_path, capsys) -> None:
     assert Options.from_kwargs(match="dgm-eval", prdc_subsample=0).prdc_subsample is None  # 0: every image
     assert Options.from_kwargs(prdc_subsample=6, pr_k=5).prdc_subsample == 6
     with pytest.raises(OptionsError, match=r"prdc_subsample: got 5, expected at least 6 \(k \+ 1 images"):
@@ -384,6 +384,10 @@ def test_subsets_and_k_of_precision_recall_are_options_checked_before_the_work(c
     assert Options.from_kwargs(match="dgm-eval").set_by_match("dinov2_resize")
     assert not Options.from_kwargs(match="dgm-eval", dinov2_resize="pil").set_by_match("dinov2_resize")
     assert main(["x.png", "--pr-k", "two"]) == 2 and "--pr-k: invalid int value: 'two'" in capsys.readouterr().err
+    args = [str(sets["samples"]), "--ref", str(sets["real"]), "--weights", str(checkpoint_path), "--metrics", "pr",
+            "--splits", "4"]  # fmt: skip
+    assert main([*args, "--pr-k", "8"]) == 3  # 8 samples: k = 8 needs 9, refused before any image is scored
+    assert "pr: needs at least 9 sample images, got 8 images (k = 8, --pr-k, needs k + 1)" in capsys.readouterr().err
 
 
 def test_every_preset_names_only_real_options_with_valid_values() -> None:

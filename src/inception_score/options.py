@@ -281,8 +281,9 @@ class Options:
     prdc_k: int = _opt(5, "density/coverage: the k of the k-nearest-neighbour radii (Naeem et al. 2020)", metavar="K")
     prdc_subsample: int | None = _opt(
         None,
-        "precision/recall and density/coverage: score a random subset of min(N, the reference's size, this) images "
-        "of each set, drawn with --seed (dgm-eval's --reduced_n 10000); default (or 0): every image",
+        "precision/recall and density/coverage: score min(N, N samples, M reference images) randomly drawn images "
+        "of each set (both sets cut to the same size), drawn with --seed (dgm-eval's --reduced_n 10000); default "
+        "(or 0): every image",
         metavar="N",
     )
     match: str | None = _opt(

@@ -207,7 +207,8 @@ PRESETS: dict[str, Preset] = {
                 _UNSEEDED_KID,
                 "precision/recall/density/coverage: dgm-eval cuts both sets to min(10,000, N, M) images drawn from "
                 "NumPy's unseeded global generator; here RandomState(--seed)'s draws, equal to dgm-eval's after "
-                "np.random.seed(seed) (below 10,000 images of each set the numbers do not depend on the draw)",
+                "np.random.seed(seed) (the numbers depend on the draw unless both sets hold the same number of "
+                "images, 10,000 or fewer: the larger set is cut to the smaller one's size)",
                 "precision/recall: dgm-eval (prdc's code) counts a sample inside a ball when strictly closer than "
                 "the radius, the ADM evaluator (and this package) when not farther: equal except at exact ties",
                 "dgm-eval's default encoder is DINOv2: ask for --metrics fd_dinov2,kd_dinov2,pr_dinov2,prdc_dinov2",

@@ -519,7 +519,12 @@ def _check_counts(metrics: Sequence[str], kid_implied: bool, num_images: int, op
             least[metric] = by_kind[kind]
     for metric in [*metrics, *(["fid"] if options.fid_infinity else [])]:
         if num_images < least.get(metric, 0):
-            hint = " (set --kid-subset-size)" if metric == "kid" or metric.startswith("kd_") else ""
+            kind = METRICS.get(metric, ("", ""))[0]
+            hint = {
+                "kd": " (set --kid-subset-size)",
+                "pr": f" (k = {options.pr_k}, --pr-k, needs k + 1)",
+                "prdc": f" (k = {options.prdc_k}, --prdc-k, needs k + 1)",
+            }.get("kd" if metric == "kid" else kind, "")
             raise InputError(
                 f"{metric}: needs at least {least[metric]} sample images, got {plural(num_images, 'image')}{hint}"
             )
