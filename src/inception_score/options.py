@@ -202,7 +202,10 @@ class Options:
         200, "bootstrap replicates (Poisson weights over images) for ci95 and bootstrap_std; 0: off", metavar="N"
     )
     seed: int = _opt(
-        0, "seed of the bootstrap weights and of the IS-at-infinite-N subsets (not of the splits)", metavar="N"
+        0,
+        "seed of the bootstrap weights, of the IS- and FID-at-infinite-N subsets and of --prdc-subsample's draw "
+        "(not of the splits, nor of KID's subsets: --kid-seed)",
+        metavar="N",
     )
     shard: tuple[int, int] | None = _opt(
         None,
