@@ -616,7 +616,38 @@ def _kept(features: Any) -> tuple[Tensor, torch.device | None, Tensor | None]:
     return features.rows, getattr(features, "device", None), index
 
 
-class PrecisionRecall(Accumulator):
+class _Neighbourhoods(Accumulator):
+    """What precision/recall and density/coverage share: the kept sample features of one space, the
+    reference's, k, the block size, the subsets (:func:`subsample`) and the sizes scored."""
+
+    kind = ""  # pr, prdc
+    label = ""  # for messages: precision/recall, density/coverage
+
+    def _setup(self, features: Any, reference: Any, k: int, block: int, subsample: int | None, seed: int) -> None:
+        self.features = features
+        self.space = space = getattr(features, "space", "pool3")
+        self.name = metric_name(self.kind, space)  # pr, pr_dinov2, prdc_clip...
+        self.needs = frozenset({space})  # read through ``features``, which keeps them
+        self.suffix = SPACES[space].suffix
+        label = self.label + ("" if space == "pool3" else f" ({SPACES[space].label})")
+        self.reference = _reference_features(reference, label, self.label.replace("/", " and "), space)
+        self.k = check_int(k, f"{self.label} k")
+        self.block = check_int(block, f"{self.label} block")
+        self.subsample = None if subsample is None else check_int(subsample, f"{self.label} subsample", self.k + 1)
+        self.seed = seed
+        self.sizes = (0, 0)  # reference, samples: set when the fields are computed
+
+    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
+        """Nothing: the features are kept by ``features``."""
+
+    def _scored(self) -> tuple[Tensor, torch.device | None, Tensor | None, Tensor | None]:
+        """:func:`_scored_rows` of this run, its sizes kept for the warnings."""
+        rows, device, index, ref_index = _scored_rows(self.features, len(self.reference), self.subsample, self.seed)
+        self.sizes = (_count(self.reference, ref_index), _count(rows, index))
+        return rows, device, index, ref_index
+
+
+class PrecisionRecall(_Neighbourhoods):
     """Precision and recall of the run's samples against the reference (:func:`precision_recall`).
 
     No state of its own. ``features`` is the run's :class:`~.features.PooledFeatures` (or anything
@@ -648,6 +679,8 @@ class PrecisionRecall(Accumulator):
         (0.0, 0.0, 3, 'float16')
     """
 
+    kind, label = "pr", "precision/recall"
+
     def __init__(
         self,
         features: Any,
@@ -658,28 +691,13 @@ class PrecisionRecall(Accumulator):
         subsample: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.features = features
-        self.space = space = getattr(features, "space", "pool3")
-        self.name = metric_name("pr", space)  # pr, pr_dinov2, pr_clip
-        self.needs = frozenset({space})  # read through ``features``, which keeps them
-        self.suffix = SPACES[space].suffix
-        label = "precision/recall" + ("" if space == "pool3" else f" ({SPACES[space].label})")
-        self.reference = _reference_features(reference, label, "precision and recall", space)
-        self.k = check_int(k, "precision/recall k")
+        self._setup(features, reference, k, block, subsample, seed)
         self.precision = check_choice(precision, "precision/recall precision", PRECISIONS)
-        self.block = check_int(block, "precision/recall block")
-        self.subsample = None if subsample is None else check_int(subsample, "precision/recall subsample", self.k + 1)
-        self.seed = seed
         self.fallbacks = 0
-        self.sizes = (0, 0)  # reference, samples: set when the fields are computed
         _check_at_construction(features, self.reference, self.k, "precision/recall")
 
-    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
-        """Nothing: the features are kept by ``features``."""
-
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        rows, device, index, ref_index = _scored_rows(self.features, len(self.reference), self.subsample, self.seed)
-        self.sizes = (_count(self.reference, ref_index), _count(rows, index))
+        rows, device, index, ref_index = self._scored()
         p, r, self.fallbacks = _precision_recall(
             rows, self.reference, self.k, self.precision, self.block, device, index, ref_index
         )
@@ -697,7 +715,7 @@ class PrecisionRecall(Accumulator):
         return [m for m in (few, _fallback_message(self.fallbacks) if self.fallbacks else None) if m]
 
 
-class DensityCoverage(Accumulator):
+class DensityCoverage(_Neighbourhoods):
     """Density and coverage of the run's samples against the reference (:func:`density_coverage`).
 
     No state of its own; ``features`` and ``reference`` as for :class:`PrecisionRecall`.
@@ -721,6 +739,8 @@ class DensityCoverage(Accumulator):
         {'density': 1.0, 'coverage': 1.0, 'prdc_k': 5, 'prdc_subsample': None}
     """
 
+    kind, label = "prdc", "density/coverage"
+
     def __init__(
         self,
         features: Any,
@@ -730,27 +750,12 @@ class DensityCoverage(Accumulator):
         subsample: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.features = features
-        self.space = space = getattr(features, "space", "pool3")
-        self.name = metric_name("prdc", space)  # prdc, prdc_dinov2, prdc_clip
-        self.needs = frozenset({space})  # read through ``features``, which keeps them
-        self.suffix = SPACES[space].suffix
-        label = "density/coverage" + ("" if space == "pool3" else f" ({SPACES[space].label})")
-        self.reference = _reference_features(reference, label, "density and coverage", space)
-        self.k = check_int(k, "density/coverage k")
-        self.block = check_int(block, "density/coverage block")
-        self.subsample = None if subsample is None else check_int(subsample, "density/coverage subsample", self.k + 1)
-        self.seed = seed
-        self.sizes = (0, 0)  # reference, samples: set when the fields are computed
+        self._setup(features, reference, k, block, subsample, seed)
         self.zero_radii = 0
         _check_at_construction(features, self.reference, self.k, "density/coverage")
 
-    def update(self, outputs: NetworkOutputs, indices: np.ndarray) -> None:
-        """Nothing: the features are kept by ``features``."""
-
     def fields(self, so_far: Mapping[str, Any]) -> dict[str, Any]:
-        rows, device, index, ref_index = _scored_rows(self.features, len(self.reference), self.subsample, self.seed)
-        self.sizes = (_count(self.reference, ref_index), _count(rows, index))
+        rows, device, index, ref_index = self._scored()
         density, coverage, self.zero_radii = _density_coverage(
             rows, self.reference, self.k, self.block, device, index, ref_index
         )
