@@ -27,9 +27,10 @@ case "$what" in all | tests | bench) ;; *) echo "gpu_check: expected all, tests 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"; } >"$out/gpu.txt" 2>&1
 status=0
 if [ "$what" != bench ]; then
-  INCEPTION_SCORE_REQUIRE_GPU=1 python3 -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_parity.py \
+  # addopts replaced: one process (the GPU machine's wheels have no pytest-xdist, and the GPU tests share one device)
+  INCEPTION_SCORE_REQUIRE_GPU=1 python3 -m pytest -q -rs -p no:cacheprovider -o addopts=--import-mode=importlib tests/test_gpu.py tests/test_parity.py \
     2>&1 | tee "$out/gpu-tests.log" || status=1
-  python3 -m pytest -q -rs -p no:cacheprovider tests/test_manifold.py -k cuda 2>&1 | tee -a "$out/gpu-tests.log" || status=1
+  python3 -m pytest -q -rs -p no:cacheprovider -o addopts=--import-mode=importlib tests/test_manifold.py -k cuda 2>&1 | tee -a "$out/gpu-tests.log" || status=1
 fi
 if [ "$what" != tests ]; then
   python3 benchmarks/bench.py --device cuda --data-dir /tmp/bench-data --out "$out/results-gpu.md" "$@" 2>&1 \

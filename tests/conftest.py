@@ -166,8 +166,10 @@ def png_folder(tmp_path: Path) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Keep the suite within 2 cores and predictable.
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # Keep the suite within 2 cores and predictable; under pytest-xdist (addopts: one worker per core),
+    # each worker takes its share, so that two workers on 2 cores do not run 4 threads.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // workers)))
 
 
 def torch_fidelity_image_by_image(folder: Path, checkpoint_path: Path, splits: int) -> dict[str, float]:

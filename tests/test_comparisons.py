@@ -1,4 +1,11 @@
-"""FID, KID and sFID from the same pass as IS, against any reference: parity, files, merges, refusals (issue 12)."""
+"""FID, KID and sFID from the same pass as IS, against any reference: parity, files, merges, refusals (issue 12).
+
+The first run (``ours``, checked against torch-fidelity) fills a ``--cache`` of network outputs that
+the runs whose subject is what comes after the network (statistics files, references, shards,
+torchrun ranks) read: each image costs one network pass, not one a test. Every run here takes batches
+of one image, so a cached output is the fresh one bit for bit. The metric object's runs compute
+their own.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import inception_score
 from inception_score.cli import main
 from inception_score.errors import InputError, OptionsError
 
-from .conftest import build_confident_checkpoint, make_images, run_torchrun, write_images
+from .conftest import make_images, run_torchrun, write_images
 
 HERE = Path(__file__).parent
 
@@ -26,15 +33,20 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_images(root / "samples", make_images(2, (48, 40), seed=62), start=6)  # mixed sizes
     write_images(root / "real", make_images(7, (32, 32), seed=63))
     write_images(root / "real", make_images(2, (64, 64), seed=64), start=7)
-    return {"samples": root / "samples", "real": root / "real", "root": root}
+    return {"samples": root / "samples", "real": root / "real", "root": root, "cache": root / "cache"}
 
 
 RUN = dict(splits=2, bootstrap=0, progress=False, batch_size=1, kid_subset_size=4, kid_subsets=20)
 
 
+def cached(sets: dict[str, Path]) -> dict:
+    """RUN with the module's output cache (the module docstring)."""
+    return {**RUN, "cache": str(sets["cache"])}
+
+
 @pytest.fixture(scope="module")
 def ours(sets, checkpoint_path: Path) -> inception_score.Result:
-    return inception_score.compute(sets["samples"], ref=sets["real"], weights=str(checkpoint_path), **RUN)
+    return inception_score.compute(sets["samples"], ref=sets["real"], weights=str(checkpoint_path), **cached(sets))
 
 
 def test_fid_and_kid_equal_torch_fidelity(sets, checkpoint_path: Path, ours) -> None:
@@ -57,14 +69,14 @@ def test_fid_and_kid_equal_torch_fidelity(sets, checkpoint_path: Path, ours) -> 
 def test_statistics_files_give_the_same_fid(sets, checkpoint_path: Path, ours, tmp_path: Path) -> None:
     stats = tmp_path / "ref.npz"
     info = inception_score.compute_statistics(sets["real"], str(stats), features=True, weights=str(checkpoint_path),
-                                              batch_size=1, progress=False)  # fmt: skip
+                                              batch_size=1, progress=False, cache=str(sets["cache"]))  # fmt: skip
     assert info["num_images"] == 9 and len(info["weights_sha256"]) == 64
     with np.load(stats) as npz:  # pytorch-fid reads it: its keys, float64, covariance divisor N - 1
         mu, sigma = npz["mu"], npz["sigma"]
         assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and sigma.dtype == np.float64
         pytorch_fid = tmp_path / "pytorch_fid.npz"
         np.savez_compressed(pytorch_fid, mu=mu, sigma=sigma)  # what fid_score.py --save-stats writes
-    run = dict(weights=str(checkpoint_path), **RUN)
+    run = dict(weights=str(checkpoint_path), **cached(sets))
     # (each FID costs a 2048 x 2048 eigenvalue problem, ~10 s here: KID from our file, FID from pytorch-fid's,
     # whose mu and sigma are our file's)
     from_ours = inception_score.compute(sets["samples"], ref=str(stats), metrics=("kid",), **run)
@@ -79,7 +91,7 @@ def test_statistics_files_give_the_same_fid(sets, checkpoint_path: Path, ours, t
 
 def test_a_set_against_itself(sets, checkpoint_path: Path, ours) -> None:
     same = inception_score.compute(sets["real"], ref=sets["real"], weights=str(checkpoint_path), metrics=("fid",),
-                                   **RUN)  # fmt: skip
+                                   **cached(sets))  # fmt: skip
     # 9 images give a covariance of rank 8 in 2048 dimensions: the general eigenvalue solver gave a
     # negative FID here, printed "FID: -0.0000"; the non-null eigenspace gives 0 to rounding, never below
     assert 0.0 <= same.fid <= 1e-9 * ours.fid and ours.fid > 10
@@ -94,14 +106,14 @@ def test_adm_reference_batches_use_their_stored_statistics(sets, checkpoint_path
     mu = np.full(2048, 0.5)
     sigma = np.eye(2048) * 0.01
     np.savez(tmp_path / "adm.npz", arr_0=other, mu=mu, sigma=sigma)
-    run = dict(weights=str(checkpoint_path), **RUN)
+    run = dict(weights=str(checkpoint_path), **cached(sets))
     stored = inception_score.compute(sets["samples"], ref=str(tmp_path / "adm.npz"), metrics=("fid",), **run)
     from inception_score.metrics.frechet import frechet_distance
 
     # the FID against the stored mu/sigma, not against arr_0's statistics
     sample_stats = tmp_path / "s.npz"
     inception_score.compute_statistics(sets["samples"], str(sample_stats), weights=str(checkpoint_path),
-                                       batch_size=1, progress=False)  # fmt: skip
+                                       batch_size=1, progress=False, cache=str(sets["cache"]))  # fmt: skip
     with np.load(sample_stats) as npz:
         expected = frechet_distance(npz["mu"], npz["sigma"], mu, sigma)
     assert stored.fid == pytest.approx(expected, rel=1e-9)
@@ -138,7 +150,9 @@ def test_other_bad_references(sets, checkpoint_path: Path, tmp_path: Path, capsy
         inception_score.compute(sets["samples"], metrics=("fid",), **run)
     # a reference computed with other weights is refused: its numbers are not comparable
     other = tmp_path / "other.pth"
-    torch.save(build_confident_checkpoint(seed=5), other)
+    state = torch.load(checkpoint_path, weights_only=True)
+    state["fc.bias"] = state["fc.bias"] + 1.0  # other weights (another sha256), without building a second network
+    torch.save(state, other)
     stats = tmp_path / "ref.npz"
     inception_score.compute_statistics(sets["real"], str(stats), weights=str(other), progress=False)
     code = main([str(sets["samples"]), "--ref", str(stats), "--weights", str(checkpoint_path), "--splits", "2"])
@@ -151,7 +165,7 @@ def test_shards_and_merge_give_the_single_run(sets, checkpoint_path: Path, ours,
     for i in range(2):
         path = tmp_path / f"s{i}.pt"
         inception_score.compute(sets["samples"], ref=sets["real"], weights=str(checkpoint_path), shard=(i, 2),
-                                save_stats=str(path), **RUN)  # fmt: skip
+                                save_stats=str(path), **cached(sets))  # fmt: skip
         files.append(str(path))
     merged = inception_score.merge_stats(files)
     assert merged.fid == pytest.approx(ours.fid, rel=1e-8)  # float64 sums in another order
@@ -165,7 +179,7 @@ def test_torchrun_with_two_ranks_gives_the_single_run(sets, checkpoint_path: Pat
         "import sys, json, torch, inception_score\n"
         "torch.set_num_threads(1)\n"
         f"r = inception_score.compute({str(sets['samples'])!r}, ref={str(sets['real'])!r}, "
-        f"weights={str(checkpoint_path)!r}, **{RUN!r})\n"
+        f"weights={str(checkpoint_path)!r}, **{cached(sets)!r})\n"
         "if torch.distributed.get_rank() == 0:\n"
         f"    open({str(out)!r}, 'w').write(r.to_json())\n"
     )

@@ -21,7 +21,6 @@ from inception_score.cli import main
 from inception_score.errors import OptionsError
 from inception_score.features.network import InceptionV3
 from inception_score.features.preprocess import preprocess
-from inception_score.metrics.frechet import frechet_distance
 from inception_score.metrics.inception import inception_score_from_logits
 from inception_score.options import Options
 from inception_score.presets import PRESETS
@@ -62,13 +61,21 @@ def files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.iterdir())
 
 
-def scipy_fid(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
-    """The Fréchet distance of the tools' statistics. With 8 and 10 images in 2048 dimensions the
-    product of the covariances is of rank 7, where scipy's sqrtm (the tools' route) loses digits or
-    returns an imaginary part: the distance is taken with this package's exact trace (tested against
-    sqrtm on full-rank statistics in tests/test_frechet.py), so that what is compared here is what the
-    presets change: the features and the statistics."""
-    return frechet_distance(mu1, s1, mu2, s2)
+def features_fid(x: np.ndarray, y: np.ndarray, ddof: int = 1) -> float:
+    """The Fréchet distance of the Gaussians fitted to the features ``x`` (N x D) and ``y`` (M x D), the
+    covariances divided by N - ``ddof`` (1: np.cov's, the tools' N - 1; 0: StyleGAN's N), computed
+    from the features: with A = (x - mean) / sqrt(N - ddof) and B likewise, S1 = A^T A, S2 = B^T B,
+    tr S1 = |A|_F^2, and the non-zero eigenvalues of S1 S2 are the squared singular values of the N x M
+    A B^T, so tr (S1 S2)^{1/2} is its nuclear norm. Exact for the rank-7 covariances of 8 and 10 images,
+    where scipy's sqrtm (the tools' route) loses digits or returns an imaginary part; independent of
+    this package's eigendecomposition route (tested against sqrtm on full-rank statistics in
+    tests/test_frechet.py), and an N x M problem instead of a 2048 x 2048 one. What is compared here
+    is what the presets change: the features and the statistics."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    a = (x - x.mean(0)) / np.sqrt(len(x) - ddof)
+    b = (y - y.mean(0)) / np.sqrt(len(y) - ddof)
+    nuclear = np.linalg.svd(a @ b.T, compute_uv=False).sum()
+    return float(((x.mean(0) - y.mean(0)) ** 2).sum() + (a**2).sum() + (b**2).sum() - 2 * nuclear)
 
 
 def far_from(default: float, theirs: float, tolerance: float) -> bool:
@@ -86,11 +93,10 @@ def test_pytorch_fid_preset_equals_pytorch_fid(sets, checkpoint_path, state, mon
     # pytorch-fid's own network, loader, resize and 2x - 1, with our random weights in its FID layout
     monkeypatch.setattr(pf_inception, "load_state_dict_from_url", lambda *a, **k: state)
     model = pf_inception.InceptionV3([pf_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
-    stats = [
-        fid_score.calculate_activation_statistics(files(sets[k]), model, batch_size=N, device="cpu", num_workers=0)
-        for k in ("samples", "real")
-    ]
-    theirs = scipy_fid(*stats[0], *stats[1])  # pytorch-fid's statistics (its network, resize, np.cov)
+    # its calculate_activation_statistics is these activations' mean and np.cov (divisor N - 1)
+    x, y = (fid_score.get_activations(files(sets[k]), model, batch_size=N, device="cpu", num_workers=0)
+            for k in ("samples", "real"))  # fmt: skip
+    theirs = features_fid(x, y)  # pytorch-fid's statistics (its network, resize, np.cov)
     matched = ours(sets, checkpoint_path, match="pytorch-fid", metrics="fid")
     default = ours(sets, checkpoint_path, metrics="fid")
     assert matched.resize == "pytorch-fid" and matched.match["name"] == "pytorch-fid"
@@ -119,7 +125,7 @@ def test_clean_fid_presets_equal_clean_fid(sets, checkpoint_path, network, prese
     from cleanfid import fid as cf
 
     x, y = (clean_fid_features(sets[k], mode, network) for k in ("samples", "real"))
-    fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))  # as compare_folders
+    fid = features_fid(x, y)  # as compare_folders: mean and np.cov
     np.random.seed(2020)  # clean-fid draws from the unseeded global generator; ours is seeded with --kid-seed
     kid = cf.kernel_distance(x, y, num_subsets=100, max_subset_size=1000)  # compute_kid(fdir1, fdir2)
     matched = ours(sets, checkpoint_path, match=preset)
@@ -172,13 +178,14 @@ def test_torchmetrics_preset_equals_torchmetrics(sets, checkpoint_path, monkeypa
     matched = ours(sets, checkpoint_path, match="torchmetrics", kid_subset_size=6)
     assert matched.protocol == "torchmetrics" and matched.resize == "torchmetrics"
     assert matched.match["overridden"] == {"kid_subset_size": {"preset": 1000, "used": 6}}
-    assert matched.fid == pytest.approx(float(fid.compute()), rel=1e-5)
+    their_fid = float(fid.compute())  # computed once: a 2048 x 2048 general eigenvalue problem
+    assert matched.fid == pytest.approx(their_fid, rel=1e-5)
     assert matched.kid_mean == pytest.approx(kid_mean, rel=1e-4, abs=1e-6)
     assert matched.kid_std == pytest.approx(kid_std, rel=1e-3, abs=1e-6)
     assert matched.inception_score_mean == pytest.approx(is_mean, rel=1e-5)  # torchmetrics: float32
     assert matched.inception_score_std == pytest.approx(is_std, rel=1e-4)  # its Tensor.std: ddof 1
     default = ours(sets, checkpoint_path, kid_subset_size=6)
-    assert far_from(default.fid, float(fid.compute()), 1e-5)
+    assert far_from(default.fid, their_fid, 1e-5)
     assert abs(default.inception_score_std - is_std) > 1e-3 * is_std
 
 
@@ -262,7 +269,7 @@ def stylegan_kid(gen: np.ndarray, real: np.ndarray, num_subsets: int = 100, max_
 
 def test_stylegan_preset_divides_the_covariance_by_n_and_draws_kid_as_stylegan(sets, checkpoint_path) -> None:
     x, y = (our_features(sets, checkpoint_path, k).astype(np.float32) for k in ("samples", "real"))
-    fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False, bias=True), y.mean(0), np.cov(y, rowvar=False, bias=True))
+    fid = features_fid(x, y, ddof=0)  # np.cov(bias=True): divisor N
     np.random.seed(2020)
     kid = stylegan_kid(x, y)
     matched = ours(sets, checkpoint_path, match="stylegan")
@@ -279,7 +286,7 @@ def test_stylegan_preset_divides_the_covariance_by_n_and_draws_kid_as_stylegan(s
 def test_edm2_preset_is_edms_fid(sets, checkpoint_path) -> None:
     x, y = (our_features(sets, checkpoint_path, k) for k in ("samples", "real"))
     # EDM fid.py / EDM2 calculate_metrics.py: float64 sums, divisor N - 1, scipy sqrtm
-    fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    fid = features_fid(x, y)
     matched = ours(sets, checkpoint_path, match="edm2", metrics="fid")
     assert matched.fid == pytest.approx(fid, rel=1e-6)
     # its DINOv2 resize is set (tested on FD_DINOv2 in test_feature_runs), and not refused without DINOv2
@@ -298,7 +305,7 @@ def test_dgm_eval_preset_is_pytorch_fids_inception_and_dgm_evals_kid(sets, check
                     - 2 * k_xy.sum() / m**2)  # fmt: skip
     matched = ours(sets, checkpoint_path, match="dgm-eval", metrics="fid,kid,pr,prdc")
     assert matched.resize == "pytorch-fid" and matched.kid_mean == pytest.approx(np.mean(mmds), rel=1e-4, abs=1e-6)
-    fid = scipy_fid(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    fid = features_fid(x, y)
     assert matched.fid == pytest.approx(fid, rel=1e-6)
     # precision, recall, density, coverage: its subsets (m = min(10,000, 10, 8) = 8: the reference is cut) and
     # prdc's code with nearest_k = 5, its global generator seeded as --seed (0) seeds ours

@@ -54,32 +54,44 @@ def batch() -> torch.Tensor:
     return preprocess(torch.from_numpy(make_images(16, (32, 32), seed=31)).permute(0, 3, 1, 2))
 
 
+# The batch's outputs of each runner are computed once and shared by the tests that compare them (the
+# full-size network costs ~0.1 s an image on a 2-core CPU held to AVX2, ~0.3 s on a slower one).
 @pytest.fixture(scope="module")
-def exact_and_bf16(net: InceptionV3, batch: torch.Tensor) -> tuple[NetworkOutputs, NetworkOutputs]:
-    """The exact runner's outputs and the fast path's in bf16 on the batch, computed once for the
-    tests of the fast path's bounds (bf16 is emulated, several times slower, on CPUs without bf16
-    units: 10 s of these tests held to AVX2 here, 30 s on a slower AVX2-only machine)."""
+def exact(net: InceptionV3, batch: torch.Tensor) -> NetworkOutputs:
     with torch.inference_mode():
-        return Runner(net, CPU, "exact")(batch), Runner(net, CPU, "fast", fast_dtype=torch.bfloat16)(batch)
+        return Runner(net, CPU, "exact")(batch)
 
 
-def test_exact_runner_is_the_plain_network(net: InceptionV3, batch: torch.Tensor) -> None:
+@pytest.fixture(scope="module")
+def fast32(net: InceptionV3, batch: torch.Tensor) -> NetworkOutputs:
     with torch.inference_mode():
-        assert torch.equal(Runner(net, CPU, "exact")(batch).logits_unbiased, net(batch).logits_unbiased)
+        return Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch)
 
 
-def test_folding_batch_norm_keeps_fp32_results(net: InceptionV3, batch: torch.Tensor) -> None:
+@pytest.fixture(scope="module")
+def exact_and_bf16(net: InceptionV3, batch: torch.Tensor, exact) -> tuple[NetworkOutputs, NetworkOutputs]:
+    """The exact runner's outputs and the fast path's in bf16 on the batch, for the tests of the fast
+    path's bounds (bf16 is emulated, several times slower, on CPUs without bf16 units: 10 s of these
+    tests held to AVX2 here, 30 s on a slower AVX2-only machine)."""
     with torch.inference_mode():
-        ref = net.features(batch)
+        return exact, Runner(net, CPU, "fast", fast_dtype=torch.bfloat16)(batch)
+
+
+def test_exact_runner_is_the_plain_network(net: InceptionV3, batch: torch.Tensor, exact) -> None:
+    with torch.inference_mode():
+        assert torch.equal(exact.logits_unbiased, net(batch).logits_unbiased)
+
+
+def test_folding_batch_norm_keeps_fp32_results(net: InceptionV3, batch: torch.Tensor, exact) -> None:
+    ref = exact.pool3  # the plain network's (the test above)
+    with torch.inference_mode():
         folded = fold_batch_norm(net).features(batch)
     assert (folded - ref).abs().max() <= 1e-4 * ref.abs().max()
 
 
-def test_fast_path_in_float32_equals_exact(net: InceptionV3, batch: torch.Tensor) -> None:
+def test_fast_path_in_float32_equals_exact(exact, fast32) -> None:
     # Everything fast does besides bf16 (folding, channels_last, fc in fp32) keeps the result.
-    with torch.inference_mode():
-        exact = Runner(net, CPU, "exact")(batch).logits_unbiased
-        fast32 = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch).logits_unbiased
+    exact, fast32 = exact.logits_unbiased, fast32.logits_unbiased
     assert (fast32 - exact).abs().max() <= 1e-4 * exact.abs().max()
     is_exact = inception_score_from_logits(exact, splits=1)[0]
     assert inception_score_from_logits(fast32, splits=1)[0] == pytest.approx(is_exact, rel=1e-4)
@@ -136,20 +148,20 @@ def test_each_folded_layer_in_bf16_is_within_rounding_of_the_exact_layer(net: In
 
 
 def test_check_precision_reports_the_measured_deviation(checkpoint_path: Path) -> None:
-    images = make_images(12, (32, 32), seed=32)
-    run = dict(weights=str(checkpoint_path), batch_size=4, progress=False)  # 3 batches: the limit is in total
-    result = inception_score.compute(images, splits=2, precision="fast", check_precision=8, **run)
+    images = make_images(6, (32, 32), seed=32)
+    run = dict(weights=str(checkpoint_path), batch_size=2, progress=False)  # 3 batches: the limit is in total
+    result = inception_score.compute(images, splits=2, precision="fast", check_precision=4, **run)
     check = result.precision_check
     assert result.precision == "fast" and check is not None
-    assert check["num_images"] == 8  # the first 8 images, not 8 of each batch
+    assert check["num_images"] == 4  # the first 4 images, not 4 of each batch
     assert check["relative_deviation"] == pytest.approx(
         abs(check["inception_score_fast"] - check["inception_score_exact"]) / check["inception_score_exact"]
     )
-    exact_first8 = inception_score.compute(images[:8], splits=1, **run)
-    assert check["inception_score_exact"] == pytest.approx(exact_first8.mean, rel=1e-9)
-    fast_first8 = inception_score.compute(images[:8], splits=1, precision="fast", **run)
+    exact_first4 = inception_score.compute(images[:4], splits=1, **run)
+    assert check["inception_score_exact"] == pytest.approx(exact_first4.mean, rel=1e-9)
+    fast_first4 = inception_score.compute(images[:4], splits=1, precision="fast", **run)
     # both sides are what they say: the run's fast numbers (~2% from exact here in bf16), not exact twice
-    assert check["inception_score_fast"] == pytest.approx(fast_first8.mean, rel=1e-4)
+    assert check["inception_score_fast"] == pytest.approx(fast_first4.mean, rel=1e-4)
     if result.fast_dtype == "bfloat16":
         assert check["relative_deviation"] > 1e-3
     else:  # a CPU without bf16 units: fast runs float32 (tests/test_first_minutes.py)
@@ -168,15 +180,15 @@ def test_worker_processes_give_the_same_result_as_one_process(png_folder: Path, 
     assert two.split_scores == one.split_scores  # bit-identical
 
 
-def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torch.Tensor, monkeypatch) -> None:
+def test_compiled_runner_pads_batches_to_one_shape(net: InceptionV3, batch: torch.Tensor, fast32, monkeypatch) -> None:
     runner = Runner(net, CPU, "fast", fast_dtype=torch.float32, batch_size=6)
     shapes: list[int] = []
     inner = runner.features
     runner.compiled = True  # exercise the padding without paying a compilation
     runner.features = lambda x: (shapes.append(len(x)), inner(x))[1]
     with torch.inference_mode():
-        padded = runner(batch[:16]).logits_unbiased
-        plain = Runner(net, CPU, "fast", fast_dtype=torch.float32)(batch[:16]).logits_unbiased
+        padded = runner(batch).logits_unbiased
+    plain = fast32.logits_unbiased  # the same runner's, unpadded, in one batch
     assert shapes == [6, 6, 6]  # 16 images as 6 + 6 + 4 padded to 6
     assert (padded - plain).abs().max() <= 1e-4 * plain.abs().max()
 
