@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from PIL import Image
 from torch import nn
 
@@ -85,8 +86,20 @@ def build_confident_checkpoint(seed: int = 0, calibration: int = 16) -> dict[str
 
 @pytest.fixture(scope="session")
 def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "weights-inception-2015-12-05-6726825d.pth"
-    torch.save(build_confident_checkpoint(), path)
+    """The confident checkpoint, built once per run: under pytest-xdist the workers share one file (the
+    run's temporary folder, above each worker's), built by the first under a lock (~3 s of the full-size
+    network on 32 images). Read-only to the tests."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-of-USER/pytest-N/, shared by this run's workers
+    folder = root / "shared-weights"
+    folder.mkdir(exist_ok=True)
+    path = folder / "weights-inception-2015-12-05-6726825d.pth"
+    with FileLock(str(folder / "build.lock")):
+        if not path.exists():
+            partial = folder / "partial.pth"
+            torch.save(build_confident_checkpoint(), partial)
+            partial.replace(path)
     return path
 
 

@@ -1,7 +1,11 @@
 """Statistics stored in batches and files (issue 21, items 2, 4 and 5): ``evaluate`` reads the sample
 batch's stored mu/sigma/mu_s/sigma_s as the ADM evaluator does; the reference's provenance (precision,
 preprocessing, package version) is in ``fid_reference`` and a difference that moves the numbers is warned
-about; the documents say which tools read a ``stats`` file."""
+about; the documents say which tools read a ``stats`` file.
+
+The runs share a ``--cache`` of network outputs (the module's), so that each set of images costs one
+network pass in the module, not one a run: what these tests check comes after the network. A set is
+one batch of 6, so a cached output is the fresh one bit for bit."""
 
 from __future__ import annotations
 
@@ -39,14 +43,20 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     plain = root / "ref_images.npz"
     np.savez(plain, arr_0=make_images(6, (24, 24), seed=82))
     write_images(root / "real", make_images(6, (24, 24), seed=83))
-    return {"virtual": virtual, "plain": plain, "real": root / "real", "root": root}
+    return {"virtual": virtual, "plain": plain, "real": root / "real", "root": root, "cache": root / "cache"}
+
+
+def cached(batches: dict[str, Path]) -> dict:
+    """FAST with the module's output cache (the module docstring)."""
+    return {**FAST, "cache": str(batches["cache"])}
 
 
 def test_a_virtual_batch_against_itself_gives_fid_and_sfid_zero(batches, checkpoint_path: Path, capsys) -> None:
     """The evaluator reads both batches' stored statistics (read_statistics, GD:43-49): the same file on both
     sides gives FID = sFID = 0 there. Before issue 21 the samples' statistics came from arr_0: FID 2.7, sFID 68."""
     virtual = str(batches["virtual"])
-    argv = ["evaluate", virtual, virtual, "--weights", str(checkpoint_path), "--quiet", "--batch-size", "6"]
+    argv = ["evaluate", virtual, virtual, "--weights", str(checkpoint_path), "--quiet", "--batch-size", "6",
+            "--cache", str(batches["cache"])]  # fmt: skip
     assert main([*argv, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["fid"] == 0.0 and out["sfid"] == 0.0
@@ -64,10 +74,10 @@ def test_a_virtual_batch_against_itself_gives_fid_and_sfid_zero(batches, checkpo
 def test_what_a_sample_batch_lacks_is_computed_and_said(batches, checkpoint_path: Path, tmp_path: Path) -> None:
     """A sample batch storing mu/sigma only: FID from them, sFID from its images; compute() (not evaluate)
     always scores the images."""
-    run = dict(weights=str(checkpoint_path), metrics=("fid", "sfid"), **FAST)
+    run = dict(weights=str(checkpoint_path), metrics=("fid", "sfid"), **cached(batches))
     ref_stats = tmp_path / "ref.npz"
     inception_score.compute_statistics(batches["plain"], str(ref_stats), spatial=True, weights=str(checkpoint_path),
-                                       **FAST)  # fmt: skip
+                                       **cached(batches))  # fmt: skip
     with np.load(ref_stats) as npz:
         ref_mu, ref_sigma = npz["mu"], npz["sigma"]
     samples = tmp_path / "samples.npz"  # its stored mu/sigma are the reference images' own
@@ -94,9 +104,10 @@ def test_a_fast_reference_against_exact_samples_is_shown_and_warned(batches, che
     weights = str(checkpoint_path)
     for precision in ("fast", "exact"):
         assert main(["stats", str(batches["real"]), "-o", str(root / f"{precision}.npz"), "--weights", weights,
-                     "--precision", precision, "--quiet"]) == 0  # fmt: skip
+                     "--precision", precision, "--quiet", "--cache", str(batches["cache"])]) == 0  # fmt: skip
     capsys.readouterr()
-    argv = [str(batches["real"]), "--weights", weights, "--quiet", "--splits", "1", "--metrics", "fid"]
+    argv = [str(batches["real"]), "--weights", weights, "--quiet", "--splits", "1", "--metrics", "fid", "--cache",
+            str(batches["cache"])]  # fmt: skip
     assert main([*argv, "--ref", str(root / "fast.npz"), "--json"]) == 0
     captured = capsys.readouterr()
     ref = json.loads(captured.out)["fid_reference"]
@@ -108,7 +119,7 @@ def test_a_fast_reference_against_exact_samples_is_shown_and_warned(batches, che
     assert "(inception-score statistics, 6 images" in capsys.readouterr().out  # and the line names the precision
     # the same images' exact statistics: no warning, FID 0
     result = inception_score.compute(batches["real"], ref=str(root / "exact.npz"), weights=weights, splits=1,
-                                     metrics=("fid",), **FAST)  # fmt: skip
+                                     metrics=("fid",), **cached(batches))  # fmt: skip
     assert result.fid_reference["precision"] == "exact" and result.fid == 0.0
     assert not [w for w in result.warnings if "precision" in w]
     # a file that records another preprocessing version is warned about too
@@ -119,20 +130,20 @@ def test_a_fast_reference_against_exact_samples_is_shown_and_warned(batches, che
     arrays["inception_score"] = np.array(json.dumps({**record, "preprocess_version": PREPROCESS_VERSION - 1}))
     np.savez(other, **arrays)
     old = inception_score.compute(batches["real"], ref=str(other), weights=weights, splits=1, metrics=("fid",),
-                                  **FAST)  # fmt: skip
+                                  **cached(batches))  # fmt: skip
     assert any(f"preprocessing version {PREPROCESS_VERSION - 1}" in w for w in old.warnings)
 
 
 def test_a_reference_computed_in_the_run_records_this_run(batches, checkpoint_path: Path) -> None:
     result = inception_score.compute(batches["real"], ref=batches["real"], weights=str(checkpoint_path), splits=1,
-                                     metrics=("fid",), **FAST)  # fmt: skip
+                                     metrics=("fid",), **cached(batches))  # fmt: skip
     ref = result.fid_reference
     assert (ref["precision"], ref["preprocess_version"]) == ("exact", PREPROCESS_VERSION)
     assert ref["computed"] == ["mu", "sigma"]
     pytorch_fid = batches["root"] / "pf.npz"
     np.savez(pytorch_fid, mu=np.zeros(2048), sigma=np.eye(2048))
     from_pf = inception_score.compute(batches["real"], ref=str(pytorch_fid), weights=str(checkpoint_path), splits=1,
-                                      metrics=("fid",), **FAST)  # fmt: skip
+                                      metrics=("fid",), **cached(batches))  # fmt: skip
     assert from_pf.fid_reference["precision"] is None
     assert from_pf.fid_reference["produced_by"] == "not recorded (pytorch-fid statistics)"
 
@@ -144,7 +155,7 @@ def test_the_documents_say_which_tools_read_a_stats_file(batches, checkpoint_pat
     from pytorch_fid.fid_score import compute_statistics_of_path
 
     stats = tmp_path / "ref.npz"
-    inception_score.compute_statistics(batches["real"], str(stats), weights=str(checkpoint_path), **FAST)
+    inception_score.compute_statistics(batches["real"], str(stats), weights=str(checkpoint_path), **cached(batches))
     mu, sigma = compute_statistics_of_path(str(stats), None, 1, 2048, "cpu")  # no model: the .npz route
     with np.load(stats) as npz:
         np.testing.assert_array_equal(mu, npz["mu"])
