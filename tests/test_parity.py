@@ -89,6 +89,13 @@ def test_mixed_sizes_equal_torch_fidelity_image_by_image(tmp_path: Path, checkpo
     for i, size in enumerate(sizes):
         write_images(folder, make_images(1, size, seed=50 + i), start=i)
     ref = torch_fidelity_image_by_image(folder, checkpoint_path, splits=2)
+    # one image a batch, as the oracle: each size's decoding and resize are torch-fidelity's, bit for bit
+    alone = inception_score.compute(folder, weights=str(checkpoint_path), splits=2, progress=False, batch_size=1)
+    assert alone.mean == pytest.approx(ref["inception_score_mean"], rel=1e-12)
+    assert alone.std == pytest.approx(ref["inception_score_std"], rel=1e-9, abs=1e-12)
+    # mixed sizes batched together: the same images, within float32 rounding of the convolutions, which
+    # oneDNN computes with another algorithm for another batch size (measured up to 5.6e-7 in IS, one
+    # thread; 2.7e-6 in its std over 2 splits)
     result = inception_score.compute(folder, weights=str(checkpoint_path), splits=2, progress=False, batch_size=4)
-    assert result.mean == pytest.approx(ref["inception_score_mean"], rel=1e-6)
-    assert result.std == pytest.approx(ref["inception_score_std"], rel=1e-4, abs=1e-9)
+    assert result.mean == pytest.approx(alone.mean, rel=1e-5)
+    assert result.std == pytest.approx(alone.std, rel=1e-4, abs=1e-9)

@@ -80,8 +80,7 @@ def fast32(net: InceptionV3, batch: torch.Tensor) -> NetworkOutputs:
 @pytest.fixture(scope="module")
 def exact_and_bf16(net: InceptionV3, batch: torch.Tensor, exact) -> tuple[NetworkOutputs, NetworkOutputs]:
     """The exact runner's outputs and the fast path's in bf16 on the batch, for the tests of the fast
-    path's bounds (bf16 is emulated, several times slower, on CPUs without bf16 units: 10 s of these
-    tests held to AVX2 here, 30 s on a slower AVX2-only machine)."""
+    path's bounds (run only with bf16 units: ``needs_bf16_units``)."""
     with torch.inference_mode():
         return exact, Runner(net, CPU, "fast", fast_dtype=torch.bfloat16)(batch)
 
